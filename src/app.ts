@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { Config } from './config.ts';
+import { listen } from './db/listener.ts';
+import type { Pool } from './db/pool.ts';
+import { sendProblem } from './errors.ts';
+import { healthRoutes } from './http/health.ts';
+import { interactionRoutes } from './http/interaction/routes.ts';
+import { mountProvider } from './http/provider-mount.ts';
+import type { Logger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import { createSecretVerifier } from './oidc/client-secrets.ts';
+import { createProvider } from './oidc/provider.ts';
+import { CLIENT_CHANGES_CHANNEL, createClientsRepo } from './repos/clients.ts';
+import { createKeysRepo } from './repos/keys.ts';
+import { createProviderModelsRepo } from './repos/provider-models.ts';
+import { createUsersRepo } from './repos/users.ts';
+
+export interface AppOptions {
+  config: Config;
+  pool: Pool;
+  /** The connection string behind `pool`, for the LISTEN connection. */
+  databaseUrl: string;
+  logger: Logger;
+  /** How often expired provider rows are swept, in ms. */
+  sweepIntervalMs?: number;
+}
+
+export interface Keyhold {
+  app: FastifyInstance;
+  provider: Provider;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** The composition root: repositories, provider and routes, all wired here. */
+export async function buildApp(options: AppOptions): Promise<Keyhold> {
+  const { config, pool, logger } = options;
+  const users = createUsersRepo(pool);
+  const clients = createClientsRepo(pool);
+  const models = createProviderModelsRepo(pool);
+  const keys = await createKeysRepo(pool).ensure();
+  const secrets = createSecretVerifier(clients);
+  const metrics = createMetrics();
+
+  const provider = createProvider({
+    issuer: config.issuer,
+    keys,
+    models,
+    clients,
+    users,
+    secrets,
+    refreshTokenLifetime: config.refreshTokenLifetime,
+    trustProxy: config.trustProxy,
+    logger,
+  });
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    trustProxy: config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.countRequest(request.method, request.routeOptions.url ?? 'provider', reply.statusCode);
+  });
+  app.setErrorHandler((err, request, reply) => sendProblem(err, request, reply));
+
+  const mountPath = new URL(config.issuer).pathname.replace(/\/$/, '');
+  mountProvider(app, provider, mountPath);
+  await app.register(healthRoutes, { pool, metrics });
+  await app.register(interactionRoutes, { provider, users, csrfKey: keys.cookie[0]! });
+
+  // Every instance drops cached secret verifications when a client or its secrets change anywhere.
+  const listener = listen(options.databaseUrl, CLIENT_CHANGES_CHANNEL, (clientId) => secrets.invalidate(clientId), {
+    onError: (err) => logger.warn({ err }, 'client-change listener lost its connection'),
+    onReconnect: () => secrets.invalidateAll(),
+  });
+
+  // Expired codes, tokens, sessions and interactions are swept in small batches, off the request path.
+  const sweep = setInterval(async () => {
+    try {
+      let removed = 0;
+      for (let batch = await models.deleteExpired(); batch > 0 && removed < 50_000; batch = await models.deleteExpired()) {
+        removed += batch;
+      }
+      if (removed) logger.debug({ removed }, 'expired provider rows removed');
+    } catch (err) {
+      logger.warn({ err }, 'sweeping expired provider rows failed');
+    }
+  }, options.sweepIntervalMs ?? 60_000);
+  sweep.unref();
+
+  app.addHook('onClose', async () => {
+    clearInterval(sweep);
+    await listener.close();
+  });
+
+  return { app, provider };
+}

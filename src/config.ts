@@ -1,0 +1,113 @@
+import { z } from 'zod';
+
+/**
+ * Keyhold's whole configuration. Only `server.ts` and `cli.ts` read `process.env`; everything else
+ * receives this frozen object.
+ */
+export interface Config {
+  /** TCP port the HTTP server listens on. */
+  readonly port: number;
+  /** Listening address; 0.0.0.0 inside a container. */
+  readonly host: string;
+  /** OpenID issuer identifier. Its path (if any) is where the provider is mounted. */
+  readonly issuer: string;
+  /** A Postgres server; undefined means the embedded Postgres under `dataDir`. */
+  readonly databaseUrl: string | undefined;
+  /** Where the embedded Postgres keeps its files. */
+  readonly dataDir: string;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Used once, when no admin user exists. */
+  readonly adminUsername: string;
+  /** Used once, when no admin user exists; undefined means "generate one and print it once". */
+  readonly adminPassword: string | undefined;
+  /** Honour X-Forwarded-* headers (TLS offloaded at a proxy). */
+  readonly trustProxy: boolean;
+  /** Seconds a refresh token lives. */
+  readonly refreshTokenLifetime: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const integerString = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `must be a whole number between ${min} and ${max}`)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, `must be a whole number between ${min} and ${max}`);
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const httpUrl = (what: string) =>
+  z.string().refine((v) => {
+    const url = URL.parse(v);
+    return url !== null && (url.protocol === 'http:' || url.protocol === 'https:') && !url.search && !url.hash
+      && !url.username && !url.password;
+  }, `must be an absolute http(s) URL without query, fragment or credentials (${what})`);
+
+const postgresUrl = z.string().refine((v) => {
+  const url = URL.parse(v);
+  return url !== null && (url.protocol === 'postgres:' || url.protocol === 'postgresql:');
+}, 'must be a postgres:// or postgresql:// URL');
+
+const envSchema = z.object({
+  PORT: integerString(1, 65535).default(3000),
+  HOST: z.string().min(1, 'must not be empty').default('127.0.0.1'),
+  ISSUER: httpUrl('the issuer identifier').optional(),
+  DATABASE_URL: postgresUrl.optional(),
+  DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  ADMIN_USERNAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._@-]{1,64}$/, 'must be 1 to 64 letters, digits or . _ @ -')
+    .default('admin'),
+  ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(1024, 'must be at most 1024 characters').optional(),
+  TRUST_PROXY: booleanString.default(false),
+  REFRESH_TOKEN_LIFETIME: integerString(60, 31_536_000).default(1_209_600),
+});
+
+/** Parses the environment. Throws ConfigError with one line per bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable is treated as unset, as shells and compose files often produce them.
+  const present = Object.fromEntries(
+    Object.keys(envSchema.shape).flatMap((key) => {
+      const value = env[key];
+      return value === undefined || value === '' ? [] : [[key, value]];
+    }),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    const byVariable = new Map<string, string>();
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0]);
+      if (!byVariable.has(name)) byVariable.set(name, `${name}: ${issue.message}`);
+    }
+    throw new ConfigError([...byVariable.values()]);
+  }
+  const e = parsed.data;
+  const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    issuer,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+    adminUsername: e.ADMIN_USERNAME,
+    adminPassword: e.ADMIN_PASSWORD,
+    trustProxy: e.TRUST_PROXY,
+    refreshTokenLifetime: e.REFRESH_TOKEN_LIFETIME,
+  });
+}

@@ -1,0 +1,29 @@
+import type { FastifyInstance } from 'fastify';
+import type { Pool } from '../db/pool.ts';
+import type { Metrics } from '../metrics.ts';
+
+/** /healthz: the process answers. /readyz: the database answers too. /metrics: Prometheus text. */
+export async function healthRoutes(app: FastifyInstance, { pool, metrics }: { pool: Pool; metrics: Metrics }) {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await Promise.race([
+        pool.query('SELECT 1'),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('database timeout')), 2000).unref()),
+      ]);
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'unavailable', reason: 'the database does not answer' });
+    }
+  });
+
+  app.get('/metrics', async (_req, reply) => {
+    reply.type('text/plain; version=0.0.4');
+    return metrics.render({
+      keyhold_db_pool_connections: { help: 'Open database connections.', value: pool.totalCount },
+      keyhold_db_pool_idle_connections: { help: 'Idle database connections.', value: pool.idleCount },
+      keyhold_db_pool_waiting_requests: { help: 'Queries waiting for a connection.', value: pool.waitingCount },
+    });
+  });
+}

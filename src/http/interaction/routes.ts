@@ -1,0 +1,143 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import formbody from '@fastify/formbody';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type Provider from 'oidc-provider';
+import { errors } from 'oidc-provider';
+import { z } from 'zod';
+import { verifyDummy, verifySecret } from '../../passwords.ts';
+import type { UsersRepo } from '../../repos/users.ts';
+import { escapeHtml, messagePage, page } from '../../oidc/views.ts';
+
+export interface InteractionDeps {
+  provider: Provider;
+  users: UsersRepo;
+  /** Key for the CSRF tokens of the sign-in form. */
+  csrfKey: string;
+}
+
+const WRONG_CREDENTIALS = 'Incorrect username or password.';
+
+const loginForm = z.object({
+  username: z.string().max(256),
+  password: z.string().max(1024),
+  csrf: z.string().max(256),
+});
+
+/**
+ * The sign-in pages oidc-provider sends browsers to. Keyhold has no consent screen: a `consent`
+ * prompt (which the policy never raises on its own) is resolved at once.
+ */
+export async function interactionRoutes(app: FastifyInstance, deps: InteractionDeps) {
+  const { provider, users } = deps;
+  await app.register(formbody, { bodyLimit: 64 * 1024 });
+
+  const csrfFor = (uid: string) => createHmac('sha256', deps.csrfKey).update(`interaction:${uid}`).digest('base64url');
+  const csrfValid = (uid: string, token: string) => {
+    const expected = Buffer.from(csrfFor(uid));
+    const actual = Buffer.from(token);
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  };
+
+  const html = (reply: FastifyReply, status: number, body: string) =>
+    reply
+      .code(status)
+      .header('cache-control', 'no-store')
+      .header('x-frame-options', 'DENY')
+      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+      .type('text/html; charset=utf-8')
+      .send(body);
+
+  const loginPage = (uid: string, clientName: string | undefined, options: { username?: string; error?: string } = {}) =>
+    page(
+      'Sign in',
+      `<h1>Sign in</h1>
+${clientName ? `<p class="muted">to continue to <strong>${escapeHtml(clientName)}</strong></p>` : ''}
+${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(options.error)}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}/login" autocomplete="on">
+  <input type="hidden" name="csrf" value="${escapeHtml(csrfFor(uid))}">
+  <label for="username">Username</label>
+  <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required
+    value="${escapeHtml(options.username ?? '')}"${options.username ? '' : ' autofocus'}${options.error ? ' aria-describedby="login-error" aria-invalid="true"' : ''}>
+  <label for="password">Password</label>
+  <input type="password" id="password" name="password" autocomplete="current-password" required${options.username ? ' autofocus' : ''}>
+  <button type="submit">Sign in</button>
+</form>
+<form method="post" action="/interaction/${escapeHtml(uid)}/abort">
+  <input type="hidden" name="csrf" value="${escapeHtml(csrfFor(uid))}">
+  <button type="submit" class="secondary">Cancel</button>
+</form>`,
+    );
+
+  /** Loads the interaction bound to this browser, or answers with a readable page. */
+  async function details(request: FastifyRequest, reply: FastifyReply) {
+    try {
+      return await provider.interactionDetails(request.raw, reply.raw);
+    } catch (err) {
+      if (err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest) {
+        html(
+          reply,
+          400,
+          messagePage(
+            'This sign-in has expired',
+            'The sign-in page was open too long, or was opened in another browser. Go back to the application and start again.',
+          ),
+        );
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  async function finish(request: FastifyRequest, reply: FastifyReply, result: Record<string, unknown>) {
+    const redirectTo = await provider.interactionResult(request.raw, reply.raw, result, { mergeWithLastSubmission: false });
+    return reply.header('cache-control', 'no-store').redirect(redirectTo, 303);
+  }
+
+  app.get<{ Params: { uid: string } }>('/interaction/:uid', async (request, reply) => {
+    const interaction = await details(request, reply);
+    if (!interaction) return reply;
+    if (interaction.prompt.name === 'login') {
+      const client = await provider.Client.find(String(interaction.params.client_id));
+      const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined;
+      return html(reply, 200, loginPage(interaction.uid, client?.clientName, hint ? { username: hint } : {}));
+    }
+    // Consent (only ever reached when explicitly prompted): the grant is settled by loadExistingGrant.
+    return finish(request, reply, { consent: {} });
+  });
+
+  app.post<{ Params: { uid: string } }>('/interaction/:uid/login', async (request, reply) => {
+    const interaction = await details(request, reply);
+    if (!interaction) return reply;
+    const parsed = loginForm.safeParse(request.body);
+    if (!parsed.success || !csrfValid(interaction.uid, parsed.data.csrf)) {
+      return html(
+        reply,
+        403,
+        messagePage('The sign-in form was not accepted', 'The form was incomplete or did not come from this page. Reload the sign-in page and try again.'),
+      );
+    }
+    if (interaction.prompt.name !== 'login') return finish(request, reply, { consent: {} });
+    const { username, password } = parsed.data;
+    const client = await provider.Client.find(String(interaction.params.client_id));
+    const found = username ? await users.findCredentials(username) : undefined;
+    const ok = found?.passwordHash && !found.user.disabled
+      ? await verifySecret(found.passwordHash, password)
+      : await verifyDummy(password);
+    if (!ok || !found) {
+      request.log.info({ uid: interaction.uid }, 'sign-in failed');
+      return html(reply, 401, loginPage(interaction.uid, client?.clientName, { username, error: WRONG_CREDENTIALS }));
+    }
+    request.log.info({ uid: interaction.uid, accountId: found.user.id }, 'signed in');
+    return finish(request, reply, { login: { accountId: found.user.id, amr: ['pwd'] } });
+  });
+
+  app.post<{ Params: { uid: string } }>('/interaction/:uid/abort', async (request, reply) => {
+    const interaction = await details(request, reply);
+    if (!interaction) return reply;
+    const csrf = (request.body as { csrf?: unknown } | undefined)?.csrf;
+    if (typeof csrf !== 'string' || !csrfValid(interaction.uid, csrf)) {
+      return html(reply, 403, messagePage('The form was not accepted', 'Reload the sign-in page and try again.'));
+    }
+    return finish(request, reply, { error: 'access_denied', error_description: 'the user cancelled the sign-in' });
+  });
+}

@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Logger } from '../logger.ts';
+import type { ClientsRepo } from '../repos/clients.ts';
+import type { KeyMaterial } from '../repos/keys.ts';
+import type { ProviderModelsRepo } from '../repos/provider-models.ts';
+import type { UsersRepo } from '../repos/users.ts';
+import { createFindAccount } from './accounts.ts';
+import { createAdapterFactory } from './adapter.ts';
+import { EXTRA_CLIENT_METADATA } from './client-metadata.ts';
+import type { SecretVerifier } from './client-secrets.ts';
+import { messagePage, page } from './views.ts';
+
+export interface ProviderDeps {
+  issuer: string;
+  keys: KeyMaterial;
+  models: ProviderModelsRepo;
+  clients: ClientsRepo;
+  users: UsersRepo;
+  secrets: SecretVerifier;
+  refreshTokenLifetime: number;
+  trustProxy: boolean;
+  logger: Logger;
+}
+
+/** Where Fastify serves the sign-in pages (outside the provider's mount path). */
+export const INTERACTION_PATH = '/interaction';
+
+/** Scopes Keyhold understands; `admin` lets a client-credentials client with the admin role call the admin API. */
+export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'admin'];
+
+const DEFAULT_ACCESS_TOKEN_LIFETIME = 3600;
+
+type ClientLike = { [key: string]: unknown } | undefined;
+
+function accessTokenLifetime(client: ClientLike): number {
+  const value = client?.['keyhold_access_token_lifetime'];
+  return typeof value === 'number' ? value : DEFAULT_ACCESS_TOKEN_LIFETIME;
+}
+
+export function createProvider(deps: ProviderDeps): Provider {
+  const policy = interactionPolicy.base();
+  // Clients are the administrator's own applications: no consent screen. Grants are created (and
+  // widened to what is asked) by loadExistingGrant below. `consent` stays a recognised prompt value
+  // so that `prompt=consent` (and so offline_access) is accepted without showing anything.
+  policy.get('consent')!.checks.clear();
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory({
+      models: deps.models,
+      clients: deps.clients,
+      placeholderSecret: randomBytes(32).toString('base64url'),
+    }),
+    clients: [],
+    findAccount: createFindAccount(deps.users),
+    claims: {
+      openid: ['sub'],
+      profile: ['name', 'preferred_username', 'updated_at'],
+      email: ['email', 'email_verified'],
+    },
+    scopes: SCOPES,
+    responseTypes: ['code id_token', 'code'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
+    pkce: {
+      // Public clients always; native apps (loopback or private-use redirect URLs) too, secret or not.
+      required: (_ctx, client) => client.clientAuthMethod === 'none' || client.applicationType === 'native',
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.type = 'html';
+          ctx.body = page(
+            'Sign out',
+            `<h1>Sign out</h1>
+<p>Do you want to sign out of Keyhold?</p>
+${form}
+<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Yes, sign me out</button>
+<button type="submit" form="op.logoutForm" class="secondary">No, stay signed in</button>`,
+          );
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.type = 'html';
+          ctx.body = messagePage('Signed out', 'You have been signed out. You can close this window.');
+        },
+      },
+    },
+    ttl: {
+      AccessToken: (_ctx, _token, client) => accessTokenLifetime(client as unknown as ClientLike),
+      ClientCredentials: (_ctx, _token, client) => accessTokenLifetime(client as unknown as ClientLike),
+      AuthorizationCode: 60,
+      IdToken: 3600,
+      Interaction: 3600,
+      RefreshToken: () => deps.refreshTokenLifetime,
+      Grant: () => deps.refreshTokenLifetime,
+      Session: 14 * 24 * 3600,
+    },
+    issueRefreshToken: async (_ctx, client, code) =>
+      client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),
+    rotateRefreshToken: true,
+    cookies: {
+      keys: deps.keys.cookie,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    jwks: { keys: deps.keys.signing as never },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256'],
+      introspectionSigningAlgValues: ['RS256', 'ES256'],
+      authorizationSigningAlgValues: ['RS256', 'ES256'],
+    },
+    interactions: {
+      policy,
+      url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
+    },
+    loadExistingGrant: async (ctx) => {
+      const { oidc } = ctx;
+      const accountId = oidc.session!.accountId!;
+      const clientId = oidc.client!.clientId;
+      const grantId = oidc.result?.consent?.grantId ?? oidc.session!.grantIdFor(clientId);
+      const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
+      const grant = existing ?? new oidc.provider.Grant({ accountId, clientId });
+      const scopes = [...(oidc.requestParamOIDCScopes ?? [])].filter((s) => s !== 'admin');
+      const claims = [...(oidc.requestParamClaims ?? [])];
+      const before = JSON.stringify([grant.getOIDCScope(), grant.getOIDCClaims()]);
+      if (scopes.length) grant.addOIDCScope(scopes.join(' '));
+      if (claims.length) grant.addOIDCClaims(claims);
+      if (!existing || JSON.stringify([grant.getOIDCScope(), grant.getOIDCClaims()]) !== before) await grant.save();
+      return grant;
+    },
+    renderError: async (ctx, out, error) => {
+      if ((error as { statusCode?: number }).statusCode === undefined || (error as { statusCode: number }).statusCode >= 500) {
+        deps.logger.error({ err: error }, 'provider error');
+      }
+      ctx.type = 'html';
+      ctx.body = messagePage(
+        'Sign-in could not continue',
+        'The application sent a request Keyhold cannot accept. Go back to the application and try again; if it keeps happening, tell its administrator.',
+        `${out.error}${out.error_description ? `: ${out.error_description}` : ''}`,
+      );
+    },
+    clientBasedCORS: (_ctx, origin, client) => {
+      const allowed = (client as unknown as { [key: string]: unknown })['keyhold_allowed_cors_origins'];
+      return Array.isArray(allowed) && allowed.includes(origin);
+    },
+    discovery: {
+      service_documentation: undefined,
+    },
+    conformIdTokenClaims: true,
+  };
+
+  const provider = new Provider(deps.issuer, configuration);
+  provider.proxy = deps.trustProxy;
+
+  // Client secrets are verified against their argon2id hashes, never compared as plain text.
+  const secrets = deps.secrets;
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientId: string }, presented: string) {
+    return secrets.verify(this.clientId, presented);
+  };
+  // An unknown client costs as much as a wrong secret, so timing does not tell which clients exist.
+  const findClient = provider.Client.find.bind(provider.Client);
+  provider.Client.find = async (id: string) => {
+    const client = await findClient(id);
+    if (!client) {
+      const presented = presentedSecret(Provider.ctx as KoaContextWithOIDC | undefined);
+      if (presented) await secrets.verifyUnknown(presented);
+    }
+    return client;
+  };
+
+  provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));
+  return provider;
+}
+
+function presentedSecret(ctx: KoaContextWithOIDC | undefined): string | undefined {
+  if (!ctx) return undefined;
+  const fromBody = (ctx.oidc?.params as { client_secret?: unknown } | undefined)?.client_secret;
+  if (typeof fromBody === 'string' && fromBody) return fromBody;
+  const header = ctx.headers.authorization;
+  if (header?.toLowerCase().startsWith('basic ')) {
+    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    return i >= 0 ? decoded.slice(i + 1) : undefined;
+  }
+  return undefined;
+}

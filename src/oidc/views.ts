@@ -1,0 +1,57 @@
+/** Minimal, dependency-free HTML for the pages Keyhold renders itself. */
+
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+const STYLE = `
+  :root { color-scheme: light dark; --accent: #3b5bdb; }
+  * { box-sizing: border-box; }
+  body { font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; min-height: 100vh;
+         display: grid; place-items: center; background: Canvas; color: CanvasText; }
+  main { width: min(24rem, 92vw); padding: 2rem; border: 1px solid color-mix(in srgb, CanvasText 15%, transparent);
+         border-radius: 12px; }
+  h1 { font-size: 1.4rem; margin: 0 0 1rem; }
+  label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
+  input[type=text], input[type=password] { width: 100%; padding: .55rem .7rem; font: inherit; border-radius: 6px;
+         border: 1px solid color-mix(in srgb, CanvasText 35%, transparent); background: Field; color: FieldText; }
+  button { margin-top: 1.25rem; width: 100%; padding: .6rem; font: inherit; font-weight: 600; border: 0;
+         border-radius: 6px; background: var(--accent); color: white; cursor: pointer; }
+  button.secondary { background: transparent; color: inherit; border: 1px solid color-mix(in srgb, CanvasText 35%, transparent); }
+  :focus-visible { outline: 3px solid var(--accent); outline-offset: 2px; }
+  .error { border-left: 4px solid #c92a2a; padding: .5rem .75rem; background: color-mix(in srgb, #c92a2a 12%, transparent); }
+  .muted { opacity: .75; font-size: .9rem; }
+  code { word-break: break-all; }
+`;
+
+export function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>${escapeHtml(title)} · Keyhold</title>
+<style>${STYLE}</style>
+</head>
+<body>
+<main>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+export function messagePage(title: string, message: string, detail?: string): string {
+  return page(
+    title,
+    `<h1>${escapeHtml(title)}</h1>
+<p>${escapeHtml(message)}</p>
+${detail ? `<p class="muted"><code>${escapeHtml(detail)}</code></p>` : ''}`,
+  );
+}

@@ -1,0 +1,271 @@
+import type { Pool, PoolClient } from '../db/pool.ts';
+import { withTransaction } from '../db/pool.ts';
+import { isUuid } from './users.ts';
+
+export const CLIENT_TYPES = ['hybrid', 'authorization-code', 'client-credentials'] as const;
+export type ClientType = (typeof CLIENT_TYPES)[number];
+
+export interface Client {
+  id: string;
+  type: ClientType;
+  name: string;
+  enabled: boolean;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  allowRefreshToken: boolean;
+  accessTokenLifetime: number;
+  allowedCorsOrigins: string[];
+  roles: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ClientSecret {
+  id: string;
+  clientId: string;
+  description: string;
+  expiresAt: Date | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+/** A secret's hash, for verification only; never leaves the server. */
+export interface SecretHash {
+  id: string;
+  hash: string;
+  expiresAt: Date | null;
+}
+
+export interface NewClient {
+  type: ClientType;
+  name: string;
+  enabled?: boolean;
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  allowRefreshToken?: boolean;
+  accessTokenLifetime?: number;
+  allowedCorsOrigins?: string[];
+  roles?: string[];
+}
+
+export type ClientChanges = Partial<Omit<NewClient, 'type'>>;
+
+export interface NewSecret {
+  description: string;
+  hash: string;
+  expiresAt: Date | null;
+}
+
+const CLIENT_COLUMNS = `id, type, name, enabled, redirect_uris, post_logout_redirect_uris, allow_refresh_token,
+  access_token_lifetime, allowed_cors_origins, roles, created_at, updated_at`;
+const SECRET_COLUMNS = 'id, client_id, description, expires_at, created_at, last_used_at';
+
+interface ClientRow {
+  id: string;
+  type: ClientType;
+  name: string;
+  enabled: boolean;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  allow_refresh_token: boolean;
+  access_token_lifetime: number;
+  allowed_cors_origins: string[];
+  roles: string[];
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface SecretRow {
+  id: string;
+  client_id: string;
+  description: string;
+  expires_at: Date | null;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+const toClient = (r: ClientRow): Client => ({
+  id: r.id,
+  type: r.type,
+  name: r.name,
+  enabled: r.enabled,
+  redirectUris: r.redirect_uris,
+  postLogoutRedirectUris: r.post_logout_redirect_uris,
+  allowRefreshToken: r.allow_refresh_token,
+  accessTokenLifetime: r.access_token_lifetime,
+  allowedCorsOrigins: r.allowed_cors_origins,
+  roles: r.roles,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toSecret = (r: SecretRow): ClientSecret => ({
+  id: r.id,
+  clientId: r.client_id,
+  description: r.description,
+  expiresAt: r.expires_at,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at,
+});
+
+/** Raised when a client already holds the maximum number of secrets. */
+export class TooManySecretsError extends Error {
+  readonly max: number;
+  constructor(max: number) {
+    super(`a client holds at most ${max} secrets`);
+    this.max = max;
+    this.name = 'TooManySecretsError';
+  }
+}
+
+export const MAX_SECRETS_PER_CLIENT = 10;
+
+/** Channel on which every change to a client or its secrets is announced to all instances. */
+export const CLIENT_CHANGES_CHANNEL = 'keyhold_client_changes';
+
+async function notifyChange(db: Pool | PoolClient, clientId: string): Promise<void> {
+  await db.query('SELECT pg_notify($1, $2)', [CLIENT_CHANGES_CHANNEL, clientId]);
+}
+
+export function createClientsRepo(pool: Pool) {
+  async function insertSecret(db: PoolClient, clientId: string, secret: NewSecret): Promise<ClientSecret> {
+    // Lock the client row so two concurrent additions cannot both pass the count check.
+    await db.query('SELECT 1 FROM clients WHERE id = $1 FOR UPDATE', [clientId]);
+    const { rows: count } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM client_secrets WHERE client_id = $1',
+      [clientId],
+    );
+    if ((count[0]?.n ?? 0) >= MAX_SECRETS_PER_CLIENT) throw new TooManySecretsError(MAX_SECRETS_PER_CLIENT);
+    const { rows } = await db.query<SecretRow>(
+      `INSERT INTO client_secrets (client_id, description, secret_hash, expires_at)
+       VALUES ($1, $2, $3, $4) RETURNING ${SECRET_COLUMNS}`,
+      [clientId, secret.description, secret.hash, secret.expiresAt],
+    );
+    await notifyChange(db, clientId);
+    return toSecret(rows[0]!);
+  }
+
+  return {
+    /** Creates a client and, when given, its first secret, atomically. */
+    async create(input: NewClient, firstSecret?: NewSecret): Promise<{ client: Client; secret?: ClientSecret }> {
+      return withTransaction(pool, async (db) => {
+        const { rows } = await db.query<ClientRow>(
+          `INSERT INTO clients (type, name, enabled, redirect_uris, post_logout_redirect_uris, allow_refresh_token,
+             access_token_lifetime, allowed_cors_origins, roles)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${CLIENT_COLUMNS}`,
+          [
+            input.type,
+            input.name,
+            input.enabled ?? true,
+            input.redirectUris ?? [],
+            input.postLogoutRedirectUris ?? [],
+            input.allowRefreshToken ?? false,
+            input.accessTokenLifetime ?? 3600,
+            input.allowedCorsOrigins ?? [],
+            input.roles ?? [],
+          ],
+        );
+        const client = toClient(rows[0]!);
+        const secret = firstSecret ? await insertSecret(db, client.id, firstSecret) : undefined;
+        return secret ? { client, secret } : { client };
+      });
+    },
+
+    async findById(id: string): Promise<Client | undefined> {
+      if (!isUuid(id)) return undefined;
+      const { rows } = await pool.query<ClientRow>(`SELECT ${CLIENT_COLUMNS} FROM clients WHERE id = $1`, [id]);
+      return rows[0] ? toClient(rows[0]) : undefined;
+    },
+
+    /** Keyset pagination by (created_at, id). */
+    async list({ type, limit = 50, after }: { type?: ClientType; limit?: number; after?: { createdAt: Date; id: string } } = {}): Promise<Client[]> {
+      const { rows } = await pool.query<ClientRow>(
+        `SELECT ${CLIENT_COLUMNS} FROM clients
+         WHERE ($1::text IS NULL OR type = $1)
+           AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+         ORDER BY created_at, id LIMIT $4`,
+        [type ?? null, after?.createdAt ?? null, after?.id ?? null, limit],
+      );
+      return rows.map(toClient);
+    },
+
+    async update(id: string, changes: ClientChanges): Promise<Client | undefined> {
+      if (!isUuid(id)) return undefined;
+      const columns: Array<[string, unknown]> = [];
+      if (changes.name !== undefined) columns.push(['name', changes.name]);
+      if (changes.enabled !== undefined) columns.push(['enabled', changes.enabled]);
+      if (changes.redirectUris !== undefined) columns.push(['redirect_uris', changes.redirectUris]);
+      if (changes.postLogoutRedirectUris !== undefined) columns.push(['post_logout_redirect_uris', changes.postLogoutRedirectUris]);
+      if (changes.allowRefreshToken !== undefined) columns.push(['allow_refresh_token', changes.allowRefreshToken]);
+      if (changes.accessTokenLifetime !== undefined) columns.push(['access_token_lifetime', changes.accessTokenLifetime]);
+      if (changes.allowedCorsOrigins !== undefined) columns.push(['allowed_cors_origins', changes.allowedCorsOrigins]);
+      if (changes.roles !== undefined) columns.push(['roles', changes.roles]);
+      return withTransaction(pool, async (db) => {
+        const sets = columns.map(([column], i) => `${column} = $${i + 2}`);
+        const { rows } = await db.query<ClientRow>(
+          `UPDATE clients SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${CLIENT_COLUMNS}`,
+          [id, ...columns.map(([, value]) => value)],
+        );
+        if (!rows[0]) return undefined;
+        await notifyChange(db, id);
+        return toClient(rows[0]);
+      });
+    },
+
+    async delete(id: string): Promise<boolean> {
+      if (!isUuid(id)) return false;
+      return withTransaction(pool, async (db) => {
+        const { rowCount } = await db.query('DELETE FROM clients WHERE id = $1', [id]);
+        if (rowCount !== 1) return false;
+        await notifyChange(db, id);
+        return true;
+      });
+    },
+
+    async listSecrets(clientId: string): Promise<ClientSecret[]> {
+      if (!isUuid(clientId)) return [];
+      const { rows } = await pool.query<SecretRow>(
+        `SELECT ${SECRET_COLUMNS} FROM client_secrets WHERE client_id = $1 ORDER BY created_at, id`,
+        [clientId],
+      );
+      return rows.map(toSecret);
+    },
+
+    async addSecret(clientId: string, secret: NewSecret): Promise<ClientSecret> {
+      return withTransaction(pool, (db) => insertSecret(db, clientId, secret));
+    },
+
+    async deleteSecret(clientId: string, secretId: string): Promise<boolean> {
+      if (!isUuid(clientId) || !isUuid(secretId)) return false;
+      return withTransaction(pool, async (db) => {
+        const { rowCount } = await db.query('DELETE FROM client_secrets WHERE client_id = $1 AND id = $2', [clientId, secretId]);
+        if (rowCount !== 1) return false;
+        await notifyChange(db, clientId);
+        return true;
+      });
+    },
+
+    /** The unexpired secret hashes of an enabled client, for client authentication. */
+    async activeSecretHashes(clientId: string): Promise<SecretHash[]> {
+      if (!isUuid(clientId)) return [];
+      const { rows } = await pool.query<{ id: string; secret_hash: string; expires_at: Date | null }>(
+        `SELECT s.id, s.secret_hash, s.expires_at FROM client_secrets s JOIN clients c ON c.id = s.client_id
+         WHERE s.client_id = $1 AND c.enabled AND (s.expires_at IS NULL OR s.expires_at > now())
+         ORDER BY s.created_at DESC`,
+        [clientId],
+      );
+      return rows.map((r) => ({ id: r.id, hash: r.secret_hash, expiresAt: r.expires_at }));
+    },
+
+    /** Records a successful use; coarse (once a minute at most) so the token path rarely writes. */
+    async touchSecret(secretId: string): Promise<void> {
+      await pool.query(
+        `UPDATE client_secrets SET last_used_at = now()
+         WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
+        [secretId],
+      );
+    },
+  };
+}
+
+export type ClientsRepo = ReturnType<typeof createClientsRepo>;

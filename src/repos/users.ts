@@ -1,0 +1,142 @@
+import type { Pool } from '../db/pool.ts';
+
+export interface User {
+  id: string;
+  username: string;
+  email: string | null;
+  name: string | null;
+  roles: string[];
+  disabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewUser {
+  username: string;
+  email?: string | null;
+  name?: string | null;
+  roles?: string[];
+  disabled?: boolean;
+  passwordHash?: string | null;
+}
+
+export interface UserChanges {
+  email?: string | null;
+  name?: string | null;
+  roles?: string[];
+  disabled?: boolean;
+  passwordHash?: string;
+}
+
+const COLUMNS = 'id, username, email, name, roles, disabled, created_at, updated_at';
+
+interface UserRow {
+  id: string;
+  username: string;
+  email: string | null;
+  name: string | null;
+  roles: string[];
+  disabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toUser = (r: UserRow): User => ({
+  id: r.id,
+  username: r.username,
+  email: r.email,
+  name: r.name,
+  roles: r.roles,
+  disabled: r.disabled,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export class UsernameTakenError extends Error {
+  constructor(username: string) {
+    super(`the username ${JSON.stringify(username)} is already taken`);
+    this.name = 'UsernameTakenError';
+  }
+}
+
+export function createUsersRepo(pool: Pool) {
+  return {
+    async create(input: NewUser): Promise<User> {
+      try {
+        const { rows } = await pool.query<UserRow>(
+          `INSERT INTO users (username, email, name, roles, disabled, password_hash)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+          [input.username, input.email ?? null, input.name ?? null, input.roles ?? [], input.disabled ?? false, input.passwordHash ?? null],
+        );
+        return toUser(rows[0]!);
+      } catch (err) {
+        if ((err as { code?: string }).code === '23505') throw new UsernameTakenError(input.username);
+        throw err;
+      }
+    },
+
+    async findById(id: string): Promise<User | undefined> {
+      if (!isUuid(id)) return undefined;
+      const { rows } = await pool.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+      return rows[0] ? toUser(rows[0]) : undefined;
+    },
+
+    /** For sign-in: the user and its password hash, by case-insensitive username. */
+    async findCredentials(username: string): Promise<{ user: User; passwordHash: string | null } | undefined> {
+      const { rows } = await pool.query<UserRow & { password_hash: string | null }>(
+        `SELECT ${COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1)`,
+        [username],
+      );
+      const r = rows[0];
+      return r ? { user: toUser(r), passwordHash: r.password_hash } : undefined;
+    },
+
+    async list({ limit = 50, after }: { limit?: number; after?: { createdAt: Date; id: string } } = {}): Promise<User[]> {
+      const { rows } = await pool.query<UserRow>(
+        `SELECT ${COLUMNS} FROM users
+         WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::uuid))
+         ORDER BY created_at, id LIMIT $3`,
+        [after?.createdAt ?? null, after?.id ?? null, limit],
+      );
+      return rows.map(toUser);
+    },
+
+    async update(id: string, changes: UserChanges): Promise<User | undefined> {
+      if (!isUuid(id)) return undefined;
+      const sets: string[] = [];
+      const values: unknown[] = [id];
+      const set = (column: string, value: unknown) => {
+        values.push(value);
+        sets.push(`${column} = $${values.length}`);
+      };
+      if (changes.email !== undefined) set('email', changes.email);
+      if (changes.name !== undefined) set('name', changes.name);
+      if (changes.roles !== undefined) set('roles', changes.roles);
+      if (changes.disabled !== undefined) set('disabled', changes.disabled);
+      if (changes.passwordHash !== undefined) set('password_hash', changes.passwordHash);
+      const { rows } = await pool.query<UserRow>(
+        `UPDATE users SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`,
+        values,
+      );
+      return rows[0] ? toUser(rows[0]) : undefined;
+    },
+
+    async delete(id: string): Promise<boolean> {
+      if (!isUuid(id)) return false;
+      const { rowCount } = await pool.query('DELETE FROM users WHERE id = $1', [id]);
+      return rowCount === 1;
+    },
+
+    async anyWithRole(role: string): Promise<boolean> {
+      const { rowCount } = await pool.query('SELECT 1 FROM users WHERE $1 = ANY (roles) LIMIT 1', [role]);
+      return (rowCount ?? 0) > 0;
+    },
+  };
+}
+
+export type UsersRepo = ReturnType<typeof createUsersRepo>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

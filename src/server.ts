@@ -1,0 +1,52 @@
+import closeWithGrace from 'close-with-grace';
+import { buildApp } from './app.ts';
+import { ensureAdmin } from './bootstrap.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { openDatabase } from './db/database.ts';
+import { createLogger } from './logger.ts';
+import { createUsersRepo } from './repos/users.ts';
+
+let config: Config;
+try {
+  config = loadConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`keyhold: the server did not start because of its configuration:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+
+const logger = createLogger(config.logLevel);
+const db = await openDatabase(config, logger).catch((err: unknown) => {
+  logger.fatal({ err }, 'the database could not be opened');
+  process.exit(1);
+});
+
+const admin = await ensureAdmin(createUsersRepo(db.pool), { username: config.adminUsername, password: config.adminPassword });
+if (admin.generatedPassword) {
+  // Printed once, to the terminal, never through the logger.
+  process.stdout.write(
+    `\n  Keyhold created the administrator "${config.adminUsername}" with the password:\n\n    ${admin.generatedPassword}\n\n  It is shown only this once. Sign in at ${config.issuer}/admin and keep it safe.\n\n`,
+  );
+} else if (admin.created) {
+  logger.info({ username: config.adminUsername }, 'administrator created from ADMIN_USERNAME/ADMIN_PASSWORD');
+}
+
+const { app } = await buildApp({ config, pool: db.pool, databaseUrl: db.url, logger });
+
+closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  if (err) logger.error({ err }, 'shutting down after an error');
+  else logger.info({ signal }, 'shutting down');
+  await app.close();
+  await db.close();
+});
+
+try {
+  await app.listen({ port: config.port, host: config.host });
+  logger.info({ issuer: config.issuer, discovery: `${config.issuer}/.well-known/openid-configuration` }, 'Keyhold is ready');
+} catch (err) {
+  logger.fatal({ err }, 'could not listen');
+  await db.close();
+  process.exit(1);
+}
