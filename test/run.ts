@@ -1,0 +1,50 @@
+/**
+ * `npm test`: runs the tap suite against a real Postgres. With TEST_DATABASE_URL (a server's
+ * maintenance database, e.g. postgres://postgres@127.0.0.1:5432/postgres) it uses that server;
+ * without it, it starts an embedded Postgres in a temporary directory and stops it afterwards.
+ * Either way it prepares a migrated template database that each test file clones.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.ts';
+import { migrate } from '../src/db/migrate.ts';
+import { createPool } from '../src/db/pool.ts';
+import { TEMPLATE_DATABASE, withDatabase } from './helpers/db-url.ts';
+
+let embedded: EmbeddedDatabase | undefined;
+let tempDir: string | undefined;
+let serverUrl = process.env.TEST_DATABASE_URL;
+if (!serverUrl) {
+  tempDir = await mkdtemp(join(tmpdir(), 'keyhold-test-pg-'));
+  embedded = await startEmbeddedPostgres(tempDir);
+  serverUrl = withDatabase(embedded.url, 'postgres');
+  process.stdout.write(`# tests run on an embedded Postgres under ${tempDir}\n`);
+} else {
+  process.stdout.write('# tests run on the Postgres server at TEST_DATABASE_URL\n');
+}
+
+const admin = new pg.Client({ connectionString: serverUrl });
+await admin.connect();
+const { rows } = await admin.query<{ version: string }>('SHOW server_version');
+process.stdout.write(`# Postgres ${rows[0]?.version}\n`);
+await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE}`);
+await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+await admin.end();
+const templatePool = createPool({ connectionString: withDatabase(serverUrl, TEMPLATE_DATABASE) });
+await migrate(templatePool);
+await templatePool.end();
+
+const code = await new Promise<number>((resolve) => {
+  const child = spawn(join(import.meta.dirname, '..', 'node_modules', '.bin', 'tap'), process.argv.slice(2), {
+    stdio: 'inherit',
+    env: { ...process.env, TEST_DATABASE_URL: serverUrl, TAP_TYPE_STRIP_ONLY: '1' },
+  });
+  child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
+});
+
+await embedded?.stop();
+if (tempDir) await rm(tempDir, { recursive: true, force: true });
+process.exit(code);
