@@ -26,6 +26,14 @@ export interface ProviderDeps {
 /** Where Fastify serves the sign-in pages (outside the provider's mount path). */
 export const INTERACTION_PATH = '/interaction';
 
+/**
+ * The admin console's own client: a public authorization-code client with PKCE, configured statically
+ * (it is part of Keyhold, not an administrator's app, so the admin API neither lists nor deletes it).
+ */
+export const CONSOLE_CLIENT_ID = 'keyhold-admin-console';
+export const CONSOLE_CALLBACK_PATH = '/admin/callback';
+export const ADMIN_SCOPE = 'admin';
+
 /** Scopes Keyhold understands; `admin` lets a client-credentials client with the admin role call the admin API. */
 export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'admin'];
 
@@ -51,7 +59,21 @@ export function createProvider(deps: ProviderDeps): Provider {
       clients: deps.clients,
       placeholderSecret: randomBytes(32).toString('base64url'),
     }),
-    clients: [],
+    clients: [
+      {
+        client_id: CONSOLE_CLIENT_ID,
+        client_name: 'Keyhold admin console',
+        application_type: 'web',
+        token_endpoint_auth_method: 'none',
+        redirect_uris: [`${new URL(deps.issuer).origin}${CONSOLE_CALLBACK_PATH}`],
+        post_logout_redirect_uris: [`${new URL(deps.issuer).origin}/admin/`],
+        response_types: ['code'],
+        grant_types: ['authorization_code'],
+        scope: `openid profile email ${ADMIN_SCOPE}`,
+        keyhold_type: 'authorization-code',
+        keyhold_access_token_lifetime: 3600,
+      },
+    ],
     findAccount: createFindAccount(deps.users),
     claims: {
       openid: ['sub'],
@@ -127,7 +149,9 @@ ${form}
       const grantId = oidc.result?.consent?.grantId ?? oidc.session!.grantIdFor(clientId);
       const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
       const grant = existing ?? new oidc.provider.Grant({ accountId, clientId });
-      const scopes = [...(oidc.requestParamOIDCScopes ?? [])].filter((s) => s !== 'admin');
+      // The admin scope is granted only to the console, and only to users holding the admin role.
+      const mayAdmin = clientId === CONSOLE_CLIENT_ID && (await deps.users.findById(accountId))?.roles.includes(ADMIN_SCOPE) === true;
+      const scopes = [...(oidc.requestParamOIDCScopes ?? [])].filter((s) => s !== ADMIN_SCOPE || mayAdmin);
       const claims = [...(oidc.requestParamClaims ?? [])];
       const before = JSON.stringify([grant.getOIDCScope(), grant.getOIDCClaims()]);
       if (scopes.length) grant.addOIDCScope(scopes.join(' '));
