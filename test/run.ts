@@ -28,8 +28,8 @@ if (!serverUrl) {
 
 const admin = new pg.Client({ connectionString: serverUrl });
 await admin.connect();
-const { rows } = await admin.query<{ version: string }>('SHOW server_version');
-process.stdout.write(`# Postgres ${rows[0]?.version}\n`);
+const { rows } = await admin.query<{ server_version: string }>('SHOW server_version');
+process.stdout.write(`# Postgres ${rows[0]?.server_version}\n`);
 await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE}`);
 await admin.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
 await admin.end();

@@ -51,7 +51,7 @@ class ModelAdapter implements Adapter {
   async consume(id: string): Promise<void> {
     const { won, grantId } = await this.#repo.consume(this.#model, id);
     if (!won) {
-      if (grantId) await this.#repo.revokeByGrantId(grantId);
+      if (grantId) await this.#repo.revokeGrant(grantId);
       throw new errors.InvalidGrant(`${this.#model} already consumed`);
     }
   }
@@ -61,7 +61,7 @@ class ModelAdapter implements Adapter {
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.#repo.revokeByGrantId(grantId);
+    await this.#repo.revokeByGrantId(this.#model, grantId);
   }
 }
 

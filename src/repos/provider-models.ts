@@ -88,9 +88,14 @@ export function createProviderModelsRepo(pool: Pool) {
       await pool.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
     },
 
-    /** Removes every instance (codes, tokens, the grant itself) that stems from a grant. */
-    async revokeByGrantId(grantId: string): Promise<void> {
-      await pool.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]);
+    /** Removes the instances of one model that stem from a grant (oidc-provider's revokeByGrantId). */
+    async revokeByGrantId(model: string, grantId: string): Promise<void> {
+      await pool.query('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [model, grantId]);
+    },
+
+    /** Removes a grant and everything (codes, tokens) that stems from it. */
+    async revokeGrant(grantId: string): Promise<void> {
+      await pool.query("DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)", [grantId]);
     },
 
     /** Removes every instance (sessions, grants, tokens) of an account, e.g. when the user is deleted. */

@@ -1,0 +1,105 @@
+import t from 'tap';
+import type { Adapter } from 'oidc-provider';
+import { createAdapterFactory } from '../../src/oidc/adapter.ts';
+import { createClientsRepo } from '../../src/repos/clients.ts';
+import { createProviderModelsRepo } from '../../src/repos/provider-models.ts';
+import { createTestDatabase } from '../helpers/db.ts';
+import { createClient } from '../helpers/fixtures.ts';
+
+t.test('the Postgres adapter honours oidc-provider\'s contract', async (t) => {
+  const db = await createTestDatabase(t);
+  const models = createProviderModelsRepo(db.pool);
+  const clients = createClientsRepo(db.pool);
+  const factory = createAdapterFactory({ models, clients, placeholderSecret: 'placeholder' });
+  const codes: Adapter = factory('AuthorizationCode');
+  const sessions: Adapter = factory('Session');
+  const deviceCodes: Adapter = factory('DeviceCode');
+  const grants: Adapter = factory('Grant');
+
+  t.test('upsert then find returns the payload; upsert replaces it', async (t) => {
+    await codes.upsert('code-1', { jti: 'code-1', grantId: 'g1', kind: 'AuthorizationCode' } as never, 60);
+    t.match(await codes.find('code-1'), { jti: 'code-1', grantId: 'g1' });
+    t.notOk((await codes.find('code-1'))?.consumed, 'not consumed yet');
+    await codes.upsert('code-1', { jti: 'code-1', grantId: 'g1', kind: 'AuthorizationCode', scope: 'openid' } as never, 60);
+    t.match(await codes.find('code-1'), { scope: 'openid' });
+    t.equal(await codes.find('missing'), undefined);
+    t.equal(await factory('AccessToken').find('code-1'), undefined, 'models are separate namespaces');
+  });
+
+  t.test('findByUid and findByUserCode', async (t) => {
+    await sessions.upsert('sess-1', { jti: 'sess-1', uid: 'uid-1', accountId: 'acc-1' } as never, 60);
+    t.match(await sessions.findByUid('uid-1'), { jti: 'sess-1' });
+    t.equal(await sessions.findByUid('uid-2'), undefined);
+    await deviceCodes.upsert('dc-1', { jti: 'dc-1', userCode: 'ABCD-EFGH' } as never, 60);
+    t.match(await deviceCodes.findByUserCode('ABCD-EFGH'), { jti: 'dc-1' });
+    t.equal(await deviceCodes.findByUserCode('ZZZZ-ZZZZ'), undefined);
+  });
+
+  t.test('expired instances are not found, and the sweeper removes them', async (t) => {
+    await codes.upsert('short', { jti: 'short' } as never, 1);
+    t.ok(await codes.find('short'));
+    await new Promise((r) => setTimeout(r, 1100));
+    t.equal(await codes.find('short'), undefined, 'gone once expired');
+    t.ok((await models.deleteExpired()) >= 1, 'the sweep deleted it');
+    const { rowCount } = await db.pool.query("SELECT 1 FROM oidc_payloads WHERE id = 'short'");
+    t.equal(rowCount, 0);
+  });
+
+  t.test('consume marks consumed; 20 concurrent consumers give exactly one winner', async (t) => {
+    await grants.upsert('grant-race', { jti: 'grant-race', accountId: 'a', clientId: 'c' } as never, 600);
+    await codes.upsert('race', { jti: 'race', grantId: 'grant-race' } as never, 60);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => codes.consume('race')));
+    t.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one winner');
+    const losers = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+    t.equal(losers.length, 19);
+    t.ok(losers.every((r) => (r.reason as { error?: string }).error === 'invalid_grant'), 'losers get invalid_grant');
+    t.equal(await grants.find('grant-race'), undefined, 'a replay revokes the grant');
+  });
+
+  t.test('consume of an unshared instance shows consumed: true', async (t) => {
+    await codes.upsert('once', { jti: 'once' } as never, 60);
+    await codes.consume('once');
+    t.equal((await codes.find('once'))?.consumed, true);
+  });
+
+  t.test('destroy and revokeByGrantId', async (t) => {
+    await codes.upsert('d1', { jti: 'd1' } as never, 60);
+    await codes.destroy('d1');
+    t.equal(await codes.find('d1'), undefined);
+    const access = factory('AccessToken');
+    const refresh = factory('RefreshToken');
+    await access.upsert('at-1', { jti: 'at-1', grantId: 'g-revoke' } as never, 60);
+    await refresh.upsert('rt-1', { jti: 'rt-1', grantId: 'g-revoke' } as never, 60);
+    await access.upsert('at-2', { jti: 'at-2', grantId: 'g-keep' } as never, 60);
+    await access.revokeByGrantId('g-revoke');
+    t.equal(await access.find('at-1'), undefined);
+    t.ok(await refresh.find('rt-1'), 'only the named model is revoked');
+    await refresh.revokeByGrantId('g-revoke');
+    t.equal(await refresh.find('rt-1'), undefined);
+    t.ok(await access.find('at-2'), 'other grants stay');
+  });
+
+  t.test('the lookups are indexed', async (t) => {
+    await db.pool.query('ANALYZE oidc_payloads');
+    await db.pool.query('SET enable_seqscan = off');
+    for (const [sql, params] of [
+      ['SELECT * FROM oidc_payloads WHERE grant_id = $1', ['g']],
+      ['SELECT * FROM oidc_payloads WHERE model = $1 AND uid = $2', ['Session', 'u']],
+      ['SELECT * FROM oidc_payloads WHERE model = $1 AND user_code = $2', ['DeviceCode', 'u']],
+      ['SELECT * FROM oidc_payloads WHERE model = $1 AND id = $2', ['Session', 'u']],
+    ] as const) {
+      const { rows } = await db.pool.query(`EXPLAIN ${sql}`, [...params]);
+      t.match(rows.map((r) => r['QUERY PLAN']).join('\n'), /Index|Bitmap/, sql);
+    }
+  });
+
+  t.test('clients come from the clients table; disabled ones do not exist for the provider', async (t) => {
+    const clientsAdapter = factory('Client');
+    const { client } = await createClient(clients);
+    t.match(await clientsAdapter.find(client.id), { client_id: client.id, response_types: ['code id_token', 'code'] });
+    await clients.update(client.id, { enabled: false });
+    t.equal(await clientsAdapter.find(client.id), undefined);
+    t.equal(await clientsAdapter.find('not-a-uuid'), undefined);
+    await t.rejects(clientsAdapter.upsert('x', {} as never), /managed through Keyhold/);
+  });
+});

@@ -1,0 +1,52 @@
+import t from 'tap';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+
+t.test('defaults follow PRODUCT.md', async (t) => {
+  const config = loadConfig({});
+  t.equal(config.port, 3000);
+  t.equal(config.host, '127.0.0.1');
+  t.equal(config.issuer, 'http://localhost:3000');
+  t.equal(config.databaseUrl, undefined);
+  t.equal(config.dataDir, './data');
+  t.equal(config.logLevel, 'info');
+  t.equal(config.adminUsername, 'admin');
+  t.equal(config.adminPassword, undefined);
+  t.equal(config.trustProxy, false);
+  t.equal(config.refreshTokenLifetime, 1_209_600);
+  t.ok(Object.isFrozen(config));
+});
+
+t.test('the issuer defaults to the port and keeps a path', async (t) => {
+  t.equal(loadConfig({ PORT: '8080' }).issuer, 'http://localhost:8080');
+  t.equal(loadConfig({ ISSUER: 'https://id.example.com/oidc/' }).issuer, 'https://id.example.com/oidc');
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
+  t.equal(loadConfig({ PORT: '' }).port, 3000, 'an empty variable counts as unset');
+});
+
+t.test('every bad variable is reported, one line each', async (t) => {
+  const env = {
+    PORT: 'eighty',
+    ISSUER: 'ftp://example.com',
+    DATABASE_URL: 'mysql://localhost/db',
+    LOG_LEVEL: 'loud',
+    TRUST_PROXY: 'maybe',
+    REFRESH_TOKEN_LIFETIME: '-5',
+    ADMIN_PASSWORD: 'short',
+    ADMIN_USERNAME: 'bad name',
+  };
+  const err = t.throws(() => loadConfig(env)) as unknown as ConfigError;
+  t.type(err, ConfigError);
+  t.equal(err.problems.length, Object.keys(env).length, 'one line per bad variable');
+  for (const name of Object.keys(env)) {
+    t.ok(err.problems.some((line) => line.startsWith(`${name}: `)), `${name} is named`);
+  }
+  t.notMatch(err.message, 'short', 'the bad password itself is not echoed');
+});
+
+t.test('numbers are whole and in range', async (t) => {
+  for (const port of ['0', '65536', '3000.5', '1e3', ' 80']) {
+    t.throws(() => loadConfig({ PORT: port }), ConfigError, `PORT=${port}`);
+  }
+  t.throws(() => loadConfig({ REFRESH_TOKEN_LIFETIME: '59' }), ConfigError);
+  t.equal(loadConfig({ REFRESH_TOKEN_LIFETIME: '86400' }).refreshTokenLifetime, 86400);
+});
