@@ -1,0 +1,137 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { createPool } from '../../src/db/pool.ts';
+import { createClientsRepo } from '../../src/repos/clients.ts';
+import { freePort } from '../helpers/app.ts';
+import { Agent, loginForm } from '../helpers/browserless.ts';
+import { basicAuth, createClient } from '../helpers/fixtures.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const node = join(root, 'node_modules', '.bin', 'node');
+
+interface Server {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function startServer(env: Record<string, string>): Promise<Server> {
+  const child = spawn(node, [join(root, 'src', 'server.ts')], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('Keyhold is ready')) resolve({ child, output: () => output, exited });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then(({ code }) => reject(new Error(`server exited (${code}) before it was ready:\n${output}`)));
+    setTimeout(() => reject(new Error(`server not ready after 60 s:\n${output}`)), 60_000).unref();
+  });
+}
+
+t.test('a restart on the same DATA_DIR keeps users, keys, sessions and tokens; SIGTERM drains and exits 0', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-restart-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const port = await freePort();
+  const origin = `http://localhost:${port}`;
+  const env = { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_USERNAME: 'root', DATABASE_URL: '' };
+
+  // First start: the administrator's password is generated and printed once.
+  let server = await startServer(env);
+  t.teardown(() => void server.child.kill('SIGKILL'));
+  const generated = /password:\s+(\S+)/.exec(server.output())?.[1];
+  t.ok(generated, 'a generated admin password is printed');
+
+  // The test reaches the embedded cluster the server runs (shared, never stopped from here).
+  const shared = await startEmbeddedPostgres(dataDir);
+  const pool = createPool({ connectionString: shared.url });
+  t.teardown(() => pool.end());
+  const { client, secret } = await createClient(createClientsRepo(pool));
+
+  const agent = new Agent();
+  const verifier = randomBytes(32).toString('base64url');
+  const authorize = (prompt?: string) => {
+    const url = new URL(`${origin}/auth`);
+    url.search = new URLSearchParams({
+      client_id: client.id,
+      response_type: 'code',
+      redirect_uri: 'https://app.example.com/callback',
+      scope: 'openid profile',
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+      ...(prompt ? { prompt } : {}),
+    }).toString();
+    return agent.follow(url.href, origin);
+  };
+  const redeem = async (callbackUrl: string) => {
+    const code = new URL(callbackUrl).searchParams.get('code');
+    const r = await fetch(`${origin}/token`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(client.id, secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: code ?? '', redirect_uri: 'https://app.example.com/callback', code_verifier: verifier }),
+    });
+    return { status: r.status, body: await r.json() };
+  };
+
+  const signIn = await authorize();
+  const { action, csrf } = loginForm(await signIn.response.text());
+  const back = await agent.follow(new URL(action, origin).href, origin, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username: 'root', password: generated!, csrf }).toString(),
+  });
+  const first = await redeem(back.url);
+  t.equal(first.status, 200, 'the generated admin password signs in');
+  const jwksBefore = await (await fetch(`${origin}/jwks`)).json();
+
+  // An in-flight request (headers sent, body still coming) must complete after SIGTERM.
+  const inFlight = new Promise<number>((resolve, reject) => {
+    const req = request(`${origin}/healthz`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '2' } }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.write('{');
+    setTimeout(() => {
+      server.child.kill('SIGTERM');
+      setTimeout(() => req.end('}'), 300);
+    }, 200);
+  });
+  const stoppedAt = Date.now();
+  t.equal(await inFlight, 404, 'the in-flight request was answered (POST /healthz is no route), not cut off');
+  const exit = await server.exited;
+  t.equal(exit.code, 0, 'exit code 0');
+  t.ok(Date.now() - stoppedAt < 10_000, 'stopped within 10 s');
+  t.notOk(existsSync(join(dataDir, 'postgres', 'postmaster.pid')), 'the embedded Postgres stopped cleanly');
+  t.match(server.output(), /shutting down/);
+  t.notMatch(server.output().split('It is shown only this once')[1] ?? '', generated!, 'the password is never logged');
+
+  // Second start on the same DATA_DIR.
+  server = await startServer(env);
+  t.notMatch(server.output(), /password:/, 'no new admin password: the admin survived');
+  const jwksAfter = await (await fetch(`${origin}/jwks`)).json();
+  t.same(jwksAfter.keys.map((k: { kid: string }) => k.kid), jwksBefore.keys.map((k: { kid: string }) => k.kid), 'same signing keys');
+
+  const userinfo = await fetch(`${origin}/me`, { headers: { authorization: `Bearer ${first.body.access_token}` } });
+  t.equal(userinfo.status, 200, 'an access token from before the restart still works');
+  t.equal((await userinfo.json()).preferred_username, 'root');
+
+  const silent = await authorize('none');
+  t.match(silent.url, /^https:\/\/app\.example\.com\/callback\?code=/, 'the browser session survived: prompt=none signs in silently');
+  const second = await redeem(silent.url);
+  t.equal(second.status, 200);
+
+  server.child.kill('SIGTERM');
+  t.equal((await server.exited).code, 0);
+});
