@@ -1,6 +1,5 @@
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { startEmbeddedPostgres } from './embedded.ts';
 import { migrate } from './migrate.ts';
 import { createPool, type Pool } from './pool.ts';
 
@@ -17,9 +16,10 @@ export interface Database {
  * applies pending migrations.
  */
 export async function openDatabase(config: Config, logger: Logger, { runMigrations = true } = {}): Promise<Database> {
+  // Loaded only when needed: a container on DATABASE_URL ships without the Postgres binaries.
   const embedded = config.databaseUrl
     ? undefined
-    : await startEmbeddedPostgres(config.dataDir, (message) => logger.debug({ postgres: message }, 'embedded postgres'));
+    : await (await import('./embedded.ts')).startEmbeddedPostgres(config.dataDir, (message) => logger.debug({ postgres: message }, 'embedded postgres'));
   if (embedded) logger.info({ dataDir: config.dataDir }, 'embedded Postgres started');
   const url = config.databaseUrl ?? embedded!.url;
   const pool = createPool({
