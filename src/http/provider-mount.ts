@@ -23,6 +23,24 @@ function withConsentForOfflineAccess(search: string): string {
   return `?${params.toString()}`;
 }
 
+/** oidc-provider's own limit for form bodies. */
+const AUTH_BODY_LIMIT = 56 * 1024;
+
+function isFormBody(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
+async function readBody(stream: AsyncIterable<Buffer>, limit: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
  * Hands the provider's routes to oidc-provider's own request handler, before Fastify parses any
  * body. The issuer's path is the mount point: the provider sees the path below it and learns the
@@ -34,15 +52,36 @@ export function mountProvider(app: FastifyInstance, provider: Provider, mountPat
     const url = request.raw.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    let search = q === -1 ? '' : url.slice(q);
+    const search = q === -1 ? '' : url.slice(q);
     if (mountPath && path !== mountPath && !path.startsWith(`${mountPath}/`)) return done();
     const inner = path.slice(mountPath.length) || '/';
     if (!ownedByProvider(inner)) return done();
-    if (inner === '/auth' && request.method === 'GET') search = withConsentForOfflineAccess(search);
     reply.hijack();
     const raw = request.raw as typeof request.raw & { originalUrl?: string };
-    raw.url = `${inner}${search}`;
-    raw.originalUrl = `${mountPath}${raw.url}`;
-    void callback(raw, reply.raw);
+    const handOver = (search: string) => {
+      raw.url = `${inner}${search}`;
+      raw.originalUrl = `${mountPath}${raw.url}`;
+      void callback(raw, reply.raw);
+    };
+    if (inner === '/auth' && request.method === 'GET') return handOver(withConsentForOfflineAccess(search));
+    if (inner === '/auth' && request.method === 'POST' && isFormBody(request.headers['content-type'])) {
+      // An authorization request sent as a form means the same as one in the query (OIDC Core 3.1.2.1):
+      // it is handed over as a GET, so that offline_access gets the same treatment either way.
+      readBody(raw, AUTH_BODY_LIMIT).then(
+        (body) => {
+          if (body === undefined) {
+            reply.raw.writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('request body too large');
+            return;
+          }
+          raw.method = 'GET';
+          delete raw.headers['content-length'];
+          delete raw.headers['content-type'];
+          handOver(withConsentForOfflineAccess(`?${body}`));
+        },
+        () => reply.raw.destroy(),
+      );
+      return;
+    }
+    handOver(search);
   });
 }

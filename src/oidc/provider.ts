@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { createHash, randomBytes } from 'node:crypto';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../logger.ts';
 import type { ClientsRepo } from '../repos/clients.ts';
 import type { KeyMaterial } from '../repos/keys.ts';
@@ -46,7 +46,28 @@ function accessTokenLifetime(client: ClientLike): number {
   return typeof value === 'number' ? value : DEFAULT_ACCESS_TOKEN_LIFETIME;
 }
 
+/** True when the end-session request carries a valid id_token_hint for the account signed in here. */
+function hintMatchesSession(ctx: KoaContextWithOIDC): boolean {
+  const hint = (ctx.oidc.entities as { IdTokenHint?: { payload?: { sub?: unknown } } }).IdTokenHint;
+  const accountId = ctx.oidc.session?.accountId;
+  return accountId !== undefined && hint?.payload?.sub === accountId;
+}
+
+const GRANT_TYPE_NOT_ALLOWED = 'requested grant type is not allowed for this client';
+
 export function createProvider(deps: ProviderDeps): Provider {
+  /** A token is worth something only while its client, and its user if it has one, still exist and are enabled. */
+  async function tokenStillBacked(ctx: KoaContextWithOIDC, token: { clientId?: string; accountId?: string; kind: string }): Promise<boolean> {
+    const client = token.clientId ? await ctx.oidc.provider.Client.find(token.clientId) : undefined;
+    if (!client) return false;
+    if (token.kind === 'RefreshToken' && !client.grantTypeAllowed('refresh_token')) return false;
+    if (token.accountId) {
+      const user = await deps.users.findById(token.accountId);
+      if (!user || user.disabled) return false;
+    }
+    return true;
+  }
+
   const policy = interactionPolicy.base();
   // Clients are the administrator's own applications: no consent screen. Grants are created (and
   // widened to what is asked) by loadExistingGrant below. `consent` stays a recognised prompt value
@@ -91,13 +112,42 @@ export function createProvider(deps: ProviderDeps): Provider {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Any confidential client may introspect (resource servers); a public one only its own tokens.
+        // A token whose client or user is gone or disabled is reported inactive, as it would fail anywhere else.
+        allowedPolicy: async (ctx, client, token) => {
+          if (client.clientAuthMethod === 'none' && token.clientId !== client.clientId) return false;
+          return tokenStillBacked(ctx, token);
+        },
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
       userinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
           ctx.type = 'html';
+          // A valid id_token_hint for the signed-in user shows the request comes from an app that user
+          // signed in to: sign out without asking (as Keycloak and Hydra do). Otherwise, ask.
+          if (hintMatchesSession(ctx)) {
+            const script = "document.addEventListener('DOMContentLoaded', function () { document.forms[0].submit(); });";
+            const hash = createHash('sha256').update(script).digest('base64');
+            ctx.set('content-security-policy', `default-src 'none'; script-src 'sha256-${hash}'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'; base-uri 'none'`);
+            ctx.body = page(
+              'Signing out',
+              `<h1>Signing out</h1>
+${form.replace('</form>', '<input type="hidden" name="logout" value="yes"><noscript><button type="submit">Continue</button></noscript></form>')}
+<script>${script}</script>`,
+            );
+            return;
+          }
           ctx.body = page(
             'Sign out',
             `<h1>Sign out</h1>
@@ -198,6 +248,26 @@ ${form}
     }
     return client;
   };
+
+  // A refresh token presented by a client that no longer allows refresh tokens (allowRefreshToken was
+  // turned off) is refused with RFC 6749's unauthorized_client, and destroyed, so turning the setting back
+  // on does not revive it.
+  provider.use(async (ctx, next) => {
+    await next();
+    const body = ctx.body as { error?: string; error_description?: string } | undefined;
+    if (ctx.oidc?.route !== 'token' || ctx.status !== 400 || body?.error_description !== GRANT_TYPE_NOT_ALLOWED) return;
+    ctx.body = { error: 'unauthorized_client', error_description: GRANT_TYPE_NOT_ALLOWED };
+    const presented = ctx.oidc.params?.['refresh_token'];
+    const clientId = ctx.oidc.client?.clientId;
+    if (ctx.oidc.params?.['grant_type'] === 'refresh_token' && typeof presented === 'string' && clientId) {
+      try {
+        const token = await ctx.oidc.provider.RefreshToken.find(presented, { ignoreExpiration: true });
+        if (token?.clientId === clientId) await token.destroy();
+      } catch (err) {
+        deps.logger.warn({ err }, 'could not destroy a refresh token of a client without refresh tokens');
+      }
+    }
+  });
 
   provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));
   return provider;
