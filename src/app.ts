@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import { listen } from './db/listener.ts';
 import type { Pool } from './db/pool.ts';
 import { sendProblem } from './errors.ts';
+import { consoleRoutes } from './http/console/routes.ts';
 import { healthRoutes } from './http/health.ts';
 import { interactionRoutes } from './http/interaction/routes.ts';
 import { mountProvider } from './http/provider-mount.ts';
@@ -25,6 +26,8 @@ export interface AppOptions {
   logger: Logger;
   /** How often expired provider rows are swept, in ms. */
   sweepIntervalMs?: number;
+  /** How long a verified client secret is trusted without argon2 (0 disables the cache; benchmarks). */
+  secretCacheTtlMs?: number;
 }
 
 export interface Keyhold {
@@ -41,7 +44,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   const clients = createClientsRepo(pool);
   const models = createProviderModelsRepo(pool);
   const keys = await createKeysRepo(pool).ensure();
-  const secrets = createSecretVerifier(clients);
+  const secrets = createSecretVerifier(clients, options.secretCacheTtlMs === undefined ? {} : { ttlMs: options.secretCacheTtlMs });
   const metrics = createMetrics();
 
   const provider = createProvider({
@@ -80,6 +83,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   mountProvider(app, provider, mountPath);
   await app.register(healthRoutes, { pool, metrics });
   await app.register(interactionRoutes, { provider, users, csrfKey: keys.cookie[0]! });
+  await app.register(consoleRoutes, { issuer: config.issuer });
 
   // Every instance drops cached secret verifications when a client or its secrets change anywhere.
   const listener = listen(options.databaseUrl, CLIENT_CHANGES_CHANNEL, (clientId) => secrets.invalidate(clientId), {

@@ -3,7 +3,7 @@ import type { ClientsRepo } from '../repos/clients.ts';
 import { verifyDummy, verifySecret } from '../passwords.ts';
 
 /** How long a verified secret is trusted without paying argon2 again. */
-const CACHE_TTL_MS = 5 * 60_000;
+export const DEFAULT_SECRET_CACHE_TTL_MS = 5 * 60_000;
 const CACHE_MAX_ENTRIES = 10_000;
 
 interface CachedVerification {
@@ -29,8 +29,21 @@ export interface SecretVerifier {
  * the presented value spares the argon2 cost when the same secret comes back. Entries are dropped on
  * expiry, and on any change to the client announced through Postgres NOTIFY (see `invalidate`).
  */
-export function createSecretVerifier(clients: ClientsRepo, now: () => number = Date.now): SecretVerifier {
+export function createSecretVerifier(
+  clients: ClientsRepo,
+  { ttlMs = DEFAULT_SECRET_CACHE_TTL_MS, now = Date.now }: { ttlMs?: number; now?: () => number } = {},
+): SecretVerifier {
   const cache = new Map<string, CachedVerification>();
+  // lastUsedAt is kept to the minute: each instance writes it at most once a minute per secret,
+  // so the token path rarely pays for a write.
+  const lastTouched = new Map<string, number>();
+  const touch = (secretId: string) => {
+    const at = lastTouched.get(secretId);
+    if (at !== undefined && now() - at < 60_000) return;
+    if (lastTouched.size >= CACHE_MAX_ENTRIES) lastTouched.clear();
+    lastTouched.set(secretId, now());
+    void clients.touchSecret(secretId).catch(() => lastTouched.delete(secretId));
+  };
   const keyFor = (clientId: string, presented: string) =>
     createHash('sha256').update(clientId).update('\0').update(presented).digest('base64url');
 
@@ -41,16 +54,18 @@ export function createSecretVerifier(clients: ClientsRepo, now: () => number = D
       const key = keyFor(clientId, presented);
       const cached = cache.get(key);
       if (cached && cached.until > now() && hashes.some((h) => h.id === cached.secretId)) {
-        void clients.touchSecret(cached.secretId).catch(() => undefined);
+        touch(cached.secretId);
         return true;
       }
       cache.delete(key);
       for (const candidate of hashes) {
         if (await verifySecret(candidate.hash, presented)) {
-          const expiry = candidate.expiresAt ? candidate.expiresAt.getTime() : Infinity;
-          if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-          cache.set(key, { clientId, secretId: candidate.id, until: Math.min(now() + CACHE_TTL_MS, expiry) });
-          void clients.touchSecret(candidate.id).catch(() => undefined);
+          touch(candidate.id);
+          if (ttlMs > 0) {
+            const expiry = candidate.expiresAt ? candidate.expiresAt.getTime() : Infinity;
+            if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value!);
+            cache.set(key, { clientId, secretId: candidate.id, until: Math.min(now() + ttlMs, expiry) });
+          }
           return true;
         }
       }
