@@ -1,0 +1,167 @@
+import t from 'tap';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { createClient, createUser } from '../helpers/fixtures.ts';
+import { Agent, authorize, random } from '../helpers/flow.ts';
+
+/** Issue 4, part 4: RP-initiated logout over plain HTTP. */
+
+const REDIRECT = 'https://app.example.com/callback';
+const SIGNED_OUT = 'https://app.example.com/signed-out';
+
+interface LogoutPage {
+  status: number;
+  location: string | null;
+  html: string;
+  action?: string;
+  xsrf?: string;
+  autoConfirms: boolean;
+}
+
+async function endSession(agent: Agent, kh: TestApp, params: Record<string, string>): Promise<LogoutPage> {
+  const response = await agent.fetch(`${kh.issuer}/session/end?${new URLSearchParams(params)}`);
+  const html = await response.text();
+  const action = /<form[^>]*method="post" action="([^"]+)"/.exec(html)?.[1];
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
+  return {
+    status: response.status,
+    location: response.headers.get('location'),
+    html,
+    ...(action ? { action: action.replace(/&amp;/g, '&') } : {}),
+    ...(xsrf ? { xsrf } : {}),
+    autoConfirms: /name="logout" value="yes"/.test(html) && /\.submit\(\)/.test(html),
+  };
+}
+
+/** Submits the logout form as the browser would (with logout=yes when the user confirms). */
+async function confirm(agent: Agent, kh: TestApp, page: LogoutPage, yes = true) {
+  const body = new URLSearchParams({ xsrf: page.xsrf!, ...(yes ? { logout: 'yes' } : {}) });
+  const response = await agent.fetch(new URL(page.action!, kh.origin).href, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body,
+  });
+  return { status: response.status, location: response.headers.get('location') };
+}
+
+t.test('RP-initiated logout', async (t) => {
+  const kh = await startTestApp(t);
+  const creds = await createUser(kh.users);
+  const someoneElse = await createUser(kh.users);
+  const { client } = await createClient(kh.clients, { postLogoutRedirectUris: [SIGNED_OUT] });
+
+  /** A browser signed in to the app, and the ID token the app holds. */
+  async function signedIn(who = creds) {
+    const agent = new Agent();
+    const out = await authorize(
+      agent,
+      kh.issuer,
+      { client_id: client.id, redirect_uri: REDIRECT, response_type: 'code id_token', scope: 'openid', state: random(), nonce: random() },
+      who,
+    );
+    return { agent, idToken: out.params.get('id_token')! };
+  }
+  async function silent(agent: Agent) {
+    const state = random();
+    const out = await authorize(agent, kh.issuer, { client_id: client.id, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid', state, prompt: 'none' });
+    return { out, state };
+  }
+
+  t.test('with a valid id_token_hint: signed out at once, back at the app with state', async (t) => {
+    const { agent, idToken } = await signedIn();
+    t.ok((await silent(agent)).out.params.get('code'), 'signed in: prompt=none gives a code');
+    const state = random();
+    const page = await endSession(agent, kh, { id_token_hint: idToken, post_logout_redirect_uri: SIGNED_OUT, state });
+    t.equal(page.status, 200);
+    t.ok(page.autoConfirms, 'the page confirms by itself, no question asked');
+    t.equal(page.location, null);
+    const done = await confirm(agent, kh, page);
+    t.equal(done.status, 303);
+    const back = new URL(done.location!);
+    t.equal(`${back.origin}${back.pathname}`, SIGNED_OUT);
+    t.equal(back.searchParams.get('state'), state);
+    const { out, state: silentState } = await silent(agent);
+    t.equal(out.params.get('error'), 'login_required', 'after logout, prompt=none gives login_required');
+    t.equal(out.params.get('state'), silentState);
+  });
+
+  t.test('with client_id: the user confirms, then back at the app with state', async (t) => {
+    const { agent } = await signedIn();
+    const state = random();
+    const page = await endSession(agent, kh, { client_id: client.id, post_logout_redirect_uri: SIGNED_OUT, state });
+    t.equal(page.status, 200);
+    t.notOk(page.autoConfirms, 'without an ID token the user is asked');
+    t.match(page.html, /Do you want to sign out of Keyhold\?/);
+    const done = await confirm(agent, kh, page);
+    t.equal(done.status, 303);
+    t.equal(done.location, `${SIGNED_OUT}?state=${state}`);
+    t.equal((await silent(agent)).out.params.get('error'), 'login_required');
+  });
+
+  t.test("an ID token of someone else than who is signed in: the user is asked", async (t) => {
+    const { idToken: othersToken } = await signedIn(someoneElse);
+    const { agent } = await signedIn();
+    const page = await endSession(agent, kh, { id_token_hint: othersToken, post_logout_redirect_uri: SIGNED_OUT });
+    t.equal(page.status, 200);
+    t.notOk(page.autoConfirms);
+  });
+
+  t.test('without a session: straight back to the app', async (t) => {
+    const agent = new Agent();
+    const state = random();
+    const page = await endSession(agent, kh, { client_id: client.id, post_logout_redirect_uri: SIGNED_OUT, state });
+    t.equal(page.status, 200);
+    const done = await confirm(agent, kh, page);
+    t.equal(done.location, `${SIGNED_OUT}?state=${state}`);
+  });
+
+  t.test('without a redirect URL: a signed-out page', async (t) => {
+    const { agent, idToken } = await signedIn();
+    const page = await endSession(agent, kh, { id_token_hint: idToken });
+    const done = await confirm(agent, kh, page);
+    t.equal(done.status, 303);
+    const success = new URL(done.location!, kh.issuer);
+    t.equal(success.origin, kh.origin, 'stays on Keyhold');
+    const response = await agent.fetch(success.href);
+    t.equal(response.status, 200);
+    t.match(await response.text(), /You have been signed out/);
+    t.equal((await silent(agent)).out.params.get('error'), 'login_required');
+  });
+
+  t.test('a redirect URL without a client is ignored, never followed', async (t) => {
+    const { agent } = await signedIn();
+    const page = await endSession(agent, kh, { post_logout_redirect_uri: SIGNED_OUT, state: 'x' });
+    const done = await confirm(agent, kh, page);
+    t.equal(new URL(done.location!, kh.issuer).origin, kh.origin);
+  });
+
+  t.test('an unregistered redirect URL, or one with anything added, never redirects', async (t) => {
+    const { agent, idToken } = await signedIn();
+    for (const uri of [
+      'https://evil.example.com/signed-out',
+      `${SIGNED_OUT}?next=/`,
+      `${SIGNED_OUT}/`,
+      `${SIGNED_OUT}#x`,
+      'https://app.example.com/Signed-out',
+      'http://app.example.com/signed-out',
+      REDIRECT,
+    ]) {
+      for (const params of [{ id_token_hint: idToken }, { client_id: client.id }] as Array<Record<string, string>>) {
+        const page = await endSession(agent, kh, { ...params, post_logout_redirect_uri: uri, state: 's' });
+        const how = 'id_token_hint' in params ? 'id_token_hint' : 'client_id';
+        t.equal(page.status, 400, `${uri} (${how}): 400`);
+        t.equal(page.location, null, `${uri} (${how}): no redirect`);
+        t.notOk(page.action, `${uri} (${how}): no logout form`);
+      }
+    }
+    t.ok((await silent(agent)).out.params.get('code'), 'and the session is still there');
+  });
+
+  t.test('a forged id_token_hint is refused', async (t) => {
+    const { agent, idToken } = await signedIn();
+    const [h, p] = idToken.split('.');
+    const page = await endSession(agent, kh, { id_token_hint: `${h}.${p}.AAAA`, post_logout_redirect_uri: SIGNED_OUT });
+    t.equal(page.status, 400);
+    t.equal(page.location, null);
+    t.notOk(page.autoConfirms);
+  });
+});
