@@ -41,19 +41,46 @@ function urlFor(password: string, port: number): string {
   return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/keyhold`;
 }
 
-/** The port of a live postmaster for this cluster, from its postmaster.pid, if one runs. */
-async function runningServerPort(clusterDir: string): Promise<number | undefined> {
+interface RunningServer {
+  pid: number;
+  port: number;
+  /** True when the process that started it is gone (Keyhold crashed): nobody else will stop it. */
+  orphaned: boolean;
+}
+
+/** The live postmaster for this cluster, from its postmaster.pid, if one runs. */
+async function runningServer(clusterDir: string): Promise<RunningServer | undefined> {
   const lines = await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').then((t) => t.split('\n'), () => undefined);
   if (!lines) return undefined;
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || !Number.isInteger(port) || pid <= 0) return undefined;
+  if (!alive(pid)) return undefined; // stale file from a crash: Postgres itself cleans it up on start
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const parent = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
+  // Orphaned postmasters are re-parented to init or to a sub-reaper, which is not a Node process.
+  const parentCommand = Number.isInteger(parent) ? await readFile(`/proc/${parent}/cmdline`, 'utf8').catch(() => '') : 'unknown';
+  const orphaned = parent === 1 || !alive(parent) || (parentCommand !== 'unknown' && !/node/.test(parentCommand));
+  return { pid, port, orphaned };
+}
+
+function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return port;
+    return true;
   } catch {
-    return undefined; // stale file from a crash: Postgres itself cleans it up on start
+    return false;
   }
+}
+
+/** Fast shutdown of a postmaster we did not start, waiting up to 10 s for it to exit. */
+async function stopOrphan(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
 /**
@@ -81,11 +108,15 @@ export async function startEmbeddedPostgres(
     await writeFile(credentialsFile, JSON.stringify(credentials), { mode: 0o600 });
   }
 
-  const running = await runningServerPort(clusterDir);
-  if (running !== undefined) {
-    // Another Keyhold process (the server, while this is the CLI) already runs this cluster: share it.
-    log(`reusing the Postgres server already running on port ${running}`);
-    return { url: urlFor(credentials.password, running), stop: async () => undefined };
+  const running = await runningServer(clusterDir);
+  if (running) {
+    // Another Keyhold process (the server, while this is the CLI) runs this cluster: share it. A
+    // server left behind by a crashed Keyhold is adopted: this process stops it on its way out.
+    log(`reusing the Postgres server already running on port ${running.port}${running.orphaned ? ' (adopted after a crash)' : ''}`);
+    return {
+      url: urlFor(credentials.password, running.port),
+      stop: running.orphaned ? () => stopOrphan(running.pid) : async () => undefined,
+    };
   }
 
   const port = await freePort();

@@ -135,3 +135,34 @@ t.test('a restart on the same DATA_DIR keeps users, keys, sessions and tokens; S
   server.child.kill('SIGTERM');
   t.equal((await server.exited).code, 0);
 });
+
+t.test('after a crash (SIGKILL) nothing stored is lost, and the next start adopts and later stops Postgres', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-crash-'));
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }));
+  const port = await freePort();
+  const env = { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_PASSWORD: 'crash-test-password', DATABASE_URL: '' };
+  let server = await startServer(env);
+  const shared = await startEmbeddedPostgres(dataDir);
+  const pool = createPool({ connectionString: shared.url });
+  const { client } = await createClient(createClientsRepo(pool));
+  await pool.end();
+
+  server.child.kill('SIGKILL');
+  await server.exited;
+  t.ok(existsSync(join(dataDir, 'postgres', 'postmaster.pid')), 'Postgres outlived the crashed process');
+
+  server = await startServer(env);
+  t.teardown(() => void server.child.kill('SIGKILL'));
+  t.match(server.output(), /adopted after a crash|embedded Postgres started/);
+  const again = await startEmbeddedPostgres(dataDir);
+  const pool2 = createPool({ connectionString: again.url });
+  const { rows } = await pool2.query('SELECT name FROM clients WHERE id = $1', [client.id]);
+  await pool2.end();
+  t.equal(rows.length, 1, 'the client stored before the crash is there');
+  const discovery = await fetch(`http://localhost:${port}/.well-known/openid-configuration`);
+  t.equal(discovery.status, 200);
+
+  server.child.kill('SIGTERM');
+  t.equal((await server.exited).code, 0);
+  t.notOk(existsSync(join(dataDir, 'postgres', 'postmaster.pid')), 'the adopted Postgres was stopped on shutdown');
+});
