@@ -37,13 +37,25 @@ const templatePool = createPool({ connectionString: withDatabase(serverUrl, TEMP
 await migrate(templatePool);
 await templatePool.end();
 
+let tail = '';
 const code = await new Promise<number>((resolve) => {
   const child = spawn(join(import.meta.dirname, '..', 'node_modules', '.bin', 'tap'), process.argv.slice(2), {
-    stdio: 'inherit',
+    stdio: ['inherit', 'pipe', 'inherit'],
     env: { ...process.env, TEST_DATABASE_URL: serverUrl, TAP_TYPE_STRIP_ONLY: '1' },
+  });
+  child.stdout.on('data', (chunk: Buffer) => {
+    process.stdout.write(chunk);
+    tail = (tail + chunk.toString()).slice(-4096);
   });
   child.on('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 1 : 0)));
 });
+
+// tap's summary line, restated in the plain form CI reads: "N passed, N failed".
+const summary = /# \{ total: (\d+), pass: (\d+)(?:, fail: (\d+))?(?:, skip: (\d+))?/.exec(tail);
+if (summary) {
+  const [, , pass, fail = '0', skip] = summary;
+  process.stdout.write(`${pass} passed, ${fail} failed${skip ? `, ${skip} skipped` : ''}\n`);
+}
 
 await embedded?.stop();
 if (tempDir) await rm(tempDir, { recursive: true, force: true });
