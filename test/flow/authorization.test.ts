@@ -206,6 +206,21 @@ t.test('authorization endpoint', async (t) => {
     t.notOk(missingClient.headers.get('location'));
   });
 
+  t.test("the sign-in page lets its form lead back to the app (CSP form-action covers the redirect)", async (t) => {
+    const { challenge } = pkce();
+    const cases: Array<[string, string, string]> = [
+      [web.id, 'https://app.example.com/callback', "form-action 'self' https://app.example.com;"],
+      [native.id, 'http://127.0.0.1:49152/callback', "form-action 'self' http://127.0.0.1:49152;"],
+      [native.id, 'com.example.app:/callback', "form-action 'self' com.example.app:;"],
+    ];
+    for (const [clientId, redirectUri, expected] of cases) {
+      const params = { ...base({ response_type: 'code' }), client_id: clientId, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256' };
+      const { response } = await new Agent().follow(`${kh.issuer}/auth?${new URLSearchParams(params)}`, kh.origin);
+      t.equal(response.status, 200);
+      t.ok(response.headers.get('content-security-policy')?.includes(expected), `${redirectUri}: ${expected}`);
+    }
+  });
+
   t.test('prompt=none without a session goes back with login_required and state', async (t) => {
     const params = base({ response_type: 'code id_token', prompt: 'none' });
     const out = await authorize(new Agent(), kh.issuer, params);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
-import { Agent, authorize, random } from '../helpers/flow.ts';
+import { Agent, authorize, post, random, userinfo } from '../helpers/flow.ts';
 
 /** Issue 4, part 4: RP-initiated logout over plain HTTP. */
 
@@ -82,6 +82,24 @@ t.test('RP-initiated logout', async (t) => {
     const { out, state: silentState } = await silent(agent);
     t.equal(out.params.get('error'), 'login_required', 'after logout, prompt=none gives login_required');
     t.equal(out.params.get('state'), silentState);
+  });
+
+  t.test('logout revokes what the app got, except offline_access tokens, which outlive the session', async (t) => {
+    const withRefresh = await createClient(kh.clients, { name: 'Offline app', allowRefreshToken: true, postLogoutRedirectUris: [SIGNED_OUT] });
+    const agent = new Agent();
+    const tokensFor = async (id: string, secret: string, scope: string) => {
+      const out = await authorize(agent, kh.issuer, { client_id: id, redirect_uri: REDIRECT, response_type: 'code', scope, state: random() }, creds);
+      const res = await post(`${kh.issuer}/token`, { grant_type: 'authorization_code', code: out.params.get('code')!, redirect_uri: REDIRECT }, { clientId: id, secret });
+      return { accessToken: String(res.body.access_token), refreshToken: res.body.refresh_token as string | undefined };
+    };
+    const online = await tokensFor(withRefresh.client.id, withRefresh.secret, 'openid');
+    const offline = await tokensFor(withRefresh.client.id, withRefresh.secret, 'openid offline_access');
+    t.ok(offline.refreshToken);
+    const page = await endSession(agent, kh, { client_id: withRefresh.client.id });
+    await confirm(agent, kh, page);
+    t.equal((await userinfo(kh.issuer, online.accessToken)).status, 401, 'a session-bound access token ends with the session');
+    const r = await post(`${kh.issuer}/token`, { grant_type: 'refresh_token', refresh_token: offline.refreshToken! }, { clientId: withRefresh.client.id, secret: withRefresh.secret });
+    t.equal(r.status, 200, 'an offline_access refresh token survives (the app revokes it when it signs the user out)');
   });
 
   t.test('with client_id: the user confirms, then back at the app with state', async (t) => {

@@ -23,6 +23,14 @@ const loginForm = z.object({
   csrf: z.string().max(256),
 });
 
+/** A CSP source for the app's redirect URL: its origin, or its private-use scheme. */
+function cspSource(uri: string | undefined): string {
+  const url = uri ? URL.parse(uri) : null;
+  if (!url) return '';
+  const source = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
+  return /^[A-Za-z0-9.+\-:/[\]]+$/.test(source) ? ` ${source}` : '';
+}
+
 /**
  * The sign-in pages oidc-provider sends browsers to. Keyhold has no consent screen: a `consent`
  * prompt (which the policy never raises on its own) is resolved at once.
@@ -38,12 +46,19 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     return expected.length === actual.length && timingSafeEqual(expected, actual);
   };
 
-  const html = (reply: FastifyReply, status: number, body: string) =>
+  /**
+   * `formTarget` is the app's redirect URL: browsers apply form-action to the redirects that follow a form
+   * submission too, and signing in (or cancelling) ends with a redirect to the app.
+   */
+  const html = (reply: FastifyReply, status: number, body: string, formTarget?: string) =>
     reply
       .code(status)
       .header('cache-control', 'no-store')
       .header('x-frame-options', 'DENY')
-      .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+      .header(
+        'content-security-policy',
+        `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${cspSource(formTarget)}; frame-ancestors 'none'; base-uri 'none'`,
+      )
       .type('text/html; charset=utf-8')
       .send(body);
 
@@ -67,6 +82,9 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
   <button type="submit" class="secondary">Cancel</button>
 </form>`,
     );
+
+  const redirectUriOf = (interaction: { params: Record<string, unknown> }) =>
+    typeof interaction.params.redirect_uri === 'string' ? interaction.params.redirect_uri : undefined;
 
   /** Loads the interaction bound to this browser, or answers with a readable page. */
   async function details(request: FastifyRequest, reply: FastifyReply) {
@@ -99,7 +117,7 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
     if (interaction.prompt.name === 'login') {
       const client = await provider.Client.find(String(interaction.params.client_id));
       const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined;
-      return html(reply, 200, loginPage(interaction.uid, client?.clientName, hint ? { username: hint } : {}));
+      return html(reply, 200, loginPage(interaction.uid, client?.clientName, hint ? { username: hint } : {}), redirectUriOf(interaction));
     }
     // Consent (only ever reached when explicitly prompted): the grant is settled by loadExistingGrant.
     return finish(request, reply, { consent: {} });
@@ -125,7 +143,7 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
       : await verifyDummy(password);
     if (!ok || !found) {
       request.log.info({ uid: interaction.uid }, 'sign-in failed');
-      return html(reply, 401, loginPage(interaction.uid, client?.clientName, { username, error: WRONG_CREDENTIALS }));
+      return html(reply, 401, loginPage(interaction.uid, client?.clientName, { username, error: WRONG_CREDENTIALS }), redirectUriOf(interaction));
     }
     request.log.info({ uid: interaction.uid, accountId: found.user.id }, 'signed in');
     return finish(request, reply, { login: { accountId: found.user.id, amr: ['pwd'] } });
