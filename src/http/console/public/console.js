@@ -160,6 +160,12 @@ async function finishSignIn() {
     throw new UserFacing('Sign-in did not complete', `The token endpoint refused the code (${tokens.error_description ?? tokens.error ?? response.status}). Start again.`);
   }
   const claims = tokens.id_token ? decodeJwt(tokens.id_token) : {};
+  // Profile claims come from userinfo (the ID token carries only `sub` when an access token is issued).
+  const profile = discovery.userinfo_endpoint
+    ? await fetch(discovery.userinfo_endpoint, { headers: { authorization: `Bearer ${tokens.access_token}` } })
+        .then((r) => (r.ok ? r.json() : {}))
+        .catch(() => ({}))
+    : {};
   if (tokens.id_token && claims.nonce !== pending.nonce) {
     throw new UserFacing('Sign-in did not complete', 'The ID token does not match this sign-in. Start again.');
   }
@@ -168,7 +174,7 @@ async function finishSignIn() {
     expiresAt: Date.now() + (Number(tokens.expires_in) || 300) * 1000,
     idToken: tokens.id_token,
     scopes: String(tokens.scope ?? '').split(' '),
-    name: claims.name || claims.preferred_username || claims.sub,
+    name: profile.preferred_username || profile.name || claims.sub,
   };
   sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
   history.replaceState(null, '', `/admin/${pending.returnTo || '#/clients'}`);
@@ -265,7 +271,8 @@ function friendly(message, path) {
   if (/expected number/i.test(text)) return 'Enter a number.';
   if (/unrecognized key/i.test(text)) return `This console sent a field the server does not know (${path}).`;
   if (!text) return 'This value is not accepted.';
-  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
+  // A message opening with a value (a URL, a quoted name) keeps it as it is.
+  const sentence = /^[a-z]+$/.test(text.split(/\s/)[0]) ? text.charAt(0).toUpperCase() + text.slice(1) : text;
   return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
 }
 
@@ -391,13 +398,13 @@ async function busy(button, work) {
 /** A URL list: a text box, a + button adding its value to the list, and a remove button per item. */
 function urlList({ path, label, hint, values = [] }) {
   const input = h('input', { type: 'url', inputmode: 'url', autocomplete: 'off', spellcheck: 'false', placeholder: 'https://app.example.com/callback' });
-  const list = h('ul', { class: 'items', 'aria-label': label });
+  const list = h('ul', { class: 'items', 'aria-label': `${label} list` });
   let items = [];
   const render = () => {
     list.replaceChildren();
     if (!items.length) list.append(h('li', { class: 'empty' }, 'None yet.'));
-    items = items.map((item) => {
-      const element = h(
+    for (const item of items) {
+      item.element = h(
         'li',
         {},
         h('span', { class: 'mono' }, item.value),
@@ -414,9 +421,8 @@ function urlList({ path, label, hint, values = [] }) {
           },
         }),
       );
-      list.append(element);
-      return { ...item, element };
-    });
+      list.append(item.element);
+    }
   };
   const add = () => {
     const value = input.value.trim();
@@ -435,7 +441,9 @@ function urlList({ path, label, hint, values = [] }) {
   });
   const plus = h('button', { type: 'button', class: 'secondary', 'aria-label': `Add to ${label}`, title: `Add to ${label}`, text: '+', onclick: () => (add(), input.focus()) });
   const wrapper = field({ path, label, control: input, hint });
-  wrapper.fieldControl.replaceWith(h('div', { class: 'adder' }, input, plus));
+  const adder = h('div', { class: 'adder' });
+  input.replaceWith(adder);
+  adder.append(input, plus);
   (wrapper.querySelector('.hint') ?? wrapper.fieldError).before(list);
   items = values.map((value) => ({ value }));
   render();
