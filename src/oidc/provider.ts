@@ -9,7 +9,7 @@ import { createFindAccount } from './accounts.ts';
 import { createAdapterFactory } from './adapter.ts';
 import { EXTRA_CLIENT_METADATA } from './client-metadata.ts';
 import type { SecretVerifier } from './client-secrets.ts';
-import { messagePage, page } from './views.ts';
+import { cspSource, messagePage, page } from './views.ts';
 
 export interface ProviderDeps {
   issuer: string;
@@ -139,7 +139,11 @@ export function createProvider(deps: ProviderDeps): Provider {
           if (hintMatchesSession(ctx)) {
             const script = "document.addEventListener('DOMContentLoaded', function () { document.forms[0].submit(); });";
             const hash = createHash('sha256').update(script).digest('base64');
-            ctx.set('content-security-policy', `default-src 'none'; script-src 'sha256-${hash}'; style-src 'unsafe-inline'; form-action *; frame-ancestors 'none'; base-uri 'none'`);
+            const target = cspSource(ctx.oidc.params?.['post_logout_redirect_uri'] as string | undefined);
+            ctx.set(
+              'content-security-policy',
+              `default-src 'none'; script-src 'sha256-${hash}'; style-src 'unsafe-inline'; form-action 'self'${target}; frame-ancestors 'none'; base-uri 'none'`,
+            );
             ctx.body = page(
               'Signing out',
               `<h1>Signing out</h1>
@@ -214,8 +218,9 @@ ${form}
         deps.logger.error({ err: error }, 'provider error');
       }
       ctx.type = 'html';
+      const signingOut = ctx.oidc?.route?.startsWith('end_session') === true;
       ctx.body = messagePage(
-        'Sign-in could not continue',
+        signingOut ? 'Sign-out could not continue' : 'Sign-in could not continue',
         'The application sent a request Keyhold cannot accept. Go back to the application and try again; if it keeps happening, tell its administrator.',
         `${out.error}${out.error_description ? `: ${out.error_description}` : ''}`,
       );

@@ -1,5 +1,17 @@
 /** Minimal, dependency-free HTML for the pages Keyhold renders itself. */
 
+/**
+ * A CSP source (with a leading space) for an app's redirect URL: its origin, or its private-use scheme.
+ * Browsers apply `form-action` to the redirects that follow a form submission, so a page whose form ends
+ * at the app must name the app.
+ */
+export function cspSource(uri: string | undefined): string {
+  const url = uri ? URL.parse(uri) : null;
+  if (!url) return '';
+  const source = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
+  return /^[A-Za-z0-9.+\-:/[\]]+$/.test(source) ? ` ${source}` : '';
+}
+
 export function escapeHtml(value: unknown): string {
   return String(value ?? '')
     .replace(/&/g, '&amp;')

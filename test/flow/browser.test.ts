@@ -275,6 +275,7 @@ t.test('hybrid sign-in in a real browser, with openid-client as the app', async 
     );
     t.equal(response?.status(), 400);
     t.equal(new URL(page.url()).origin, kh.origin, 'the browser stays on Keyhold');
+    t.match(await page.locator('main').innerText(), /Sign-out could not continue/);
     await shot('error');
   });
 });

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
-import { Agent, authorize, post, random, userinfo } from '../helpers/flow.ts';
+import { Agent, authorize, pkce, post, random, userinfo } from '../helpers/flow.ts';
 
 /** Issue 4, part 4: RP-initiated logout over plain HTTP. */
 
@@ -15,10 +15,11 @@ interface LogoutPage {
   action?: string;
   xsrf?: string;
   autoConfirms: boolean;
+  csp: string | null;
 }
 
 async function endSession(agent: Agent, kh: TestApp, params: Record<string, string>): Promise<LogoutPage> {
-  const response = await agent.fetch(`${kh.issuer}/session/end?${new URLSearchParams(params)}`);
+  const response = await agent.fetch(`${kh.issuer}/session/end?${new URLSearchParams(params)}`, { headers: { accept: 'text/html' } });
   const html = await response.text();
   const action = /<form[^>]*method="post" action="([^"]+)"/.exec(html)?.[1];
   const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
@@ -29,6 +30,7 @@ async function endSession(agent: Agent, kh: TestApp, params: Record<string, stri
     ...(action ? { action: action.replace(/&amp;/g, '&') } : {}),
     ...(xsrf ? { xsrf } : {}),
     autoConfirms: /name="logout" value="yes"/.test(html) && /\.submit\(\)/.test(html),
+    csp: response.headers.get('content-security-policy'),
   };
 }
 
@@ -74,6 +76,7 @@ t.test('RP-initiated logout', async (t) => {
     t.equal(page.status, 200);
     t.ok(page.autoConfirms, 'the page confirms by itself, no question asked');
     t.equal(page.location, null);
+    t.ok(page.csp?.includes("form-action 'self' https://app.example.com;"), 'its CSP lets the form lead to the app');
     const done = await confirm(agent, kh, page);
     t.equal(done.status, 303);
     const back = new URL(done.location!);
@@ -100,6 +103,33 @@ t.test('RP-initiated logout', async (t) => {
     t.equal((await userinfo(kh.issuer, online.accessToken)).status, 401, 'a session-bound access token ends with the session');
     const r = await post(`${kh.issuer}/token`, { grant_type: 'refresh_token', refresh_token: offline.refreshToken! }, { clientId: withRefresh.client.id, secret: withRefresh.secret });
     t.equal(r.status, 200, 'an offline_access refresh token survives (the app revokes it when it signs the user out)');
+  });
+
+  t.test('a native app: loopback on another port, or a private-use scheme', async (t) => {
+    const { client: nativeApp } = await createClient(kh.clients, {
+      name: 'Native app',
+      redirectUris: ['com.example.app:/callback'],
+      postLogoutRedirectUris: ['http://127.0.0.1:8123/signed-out', 'com.example.app:/signed-out'],
+    });
+    for (const [uri, source] of [
+      ['http://127.0.0.1:49152/signed-out', 'http://127.0.0.1:49152'],
+      ['com.example.app:/signed-out', 'com.example.app:'],
+    ] as const) {
+      const agent = new Agent();
+      const { challenge } = pkce();
+      const out = await authorize(
+        agent,
+        kh.issuer,
+        { client_id: nativeApp.id, redirect_uri: 'com.example.app:/callback', response_type: 'code id_token', scope: 'openid', state: random(), nonce: random(), code_challenge: challenge, code_challenge_method: 'S256' },
+        creds,
+      );
+      const state = random();
+      const page = await endSession(agent, kh, { id_token_hint: out.params.get('id_token')!, post_logout_redirect_uri: uri, state });
+      t.ok(page.autoConfirms, `${uri}: no question asked`);
+      t.ok(page.csp?.includes(`form-action 'self' ${source};`), `${uri}: CSP names ${source}`);
+      const done = await confirm(agent, kh, page);
+      t.equal(done.location, `${uri}?state=${state}`);
+    }
   });
 
   t.test('with client_id: the user confirms, then back at the app with state', async (t) => {
@@ -169,6 +199,7 @@ t.test('RP-initiated logout', async (t) => {
         t.equal(page.status, 400, `${uri} (${how}): 400`);
         t.equal(page.location, null, `${uri} (${how}): no redirect`);
         t.notOk(page.action, `${uri} (${how}): no logout form`);
+        t.match(page.html, /Sign-out could not continue/, `${uri} (${how}): Keyhold's error page`);
       }
     }
     t.ok((await silent(agent)).out.params.get('code'), 'and the session is still there');

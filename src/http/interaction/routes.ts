@@ -6,7 +6,7 @@ import { errors } from 'oidc-provider';
 import { z } from 'zod';
 import { verifyDummy, verifySecret } from '../../passwords.ts';
 import type { UsersRepo } from '../../repos/users.ts';
-import { escapeHtml, messagePage, page } from '../../oidc/views.ts';
+import { cspSource, escapeHtml, messagePage, page } from '../../oidc/views.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -22,14 +22,6 @@ const loginForm = z.object({
   password: z.string().max(1024),
   csrf: z.string().max(256),
 });
-
-/** A CSP source for the app's redirect URL: its origin, or its private-use scheme. */
-function cspSource(uri: string | undefined): string {
-  const url = uri ? URL.parse(uri) : null;
-  if (!url) return '';
-  const source = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : url.protocol;
-  return /^[A-Za-z0-9.+\-:/[\]]+$/.test(source) ? ` ${source}` : '';
-}
 
 /**
  * The sign-in pages oidc-provider sends browsers to. Keyhold has no consent screen: a `consent`
