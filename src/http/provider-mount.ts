@@ -8,21 +8,6 @@ function ownedByProvider(path: string): boolean {
   return PROVIDER_PREFIXES.some((p) => (p.endsWith('/') ? path.startsWith(p) : path === p || path.startsWith(`${p}/`)));
 }
 
-/**
- * OIDC asks `offline_access` to come with `prompt=consent`. Keyhold has no consent screen (clients are
- * the administrator's own apps, and the consent prompt resolves without interaction), so it adds
- * `consent` itself: a refresh token then needs only `offline_access` and a client that allows it.
- */
-function withConsentForOfflineAccess(search: string): string {
-  const params = new URLSearchParams(search);
-  const scope = params.get('scope')?.split(' ') ?? [];
-  const prompt = params.get('prompt')?.split(' ').filter(Boolean) ?? [];
-  if (!scope.includes('offline_access') || prompt.includes('consent') || prompt.includes('none')) return search;
-  if (params.getAll('prompt').length > 1) return search; // let the provider reject duplicate parameters
-  params.set('prompt', [...prompt, 'consent'].join(' '));
-  return `?${params.toString()}`;
-}
-
 /** oidc-provider's own limit for form bodies. */
 const AUTH_BODY_LIMIT = 56 * 1024;
 
@@ -45,6 +30,11 @@ async function readBody(stream: AsyncIterable<Buffer>, limit: number): Promise<s
  * Hands the provider's routes to oidc-provider's own request handler, before Fastify parses any
  * body. The issuer's path is the mount point: the provider sees the path below it and learns the
  * mount from `originalUrl`.
+ *
+ * An authorization request sent as a form (OIDC Core 3.1.2.1: the endpoint must take GET and POST) is
+ * handed over as the equivalent GET. oidc-provider's own POST support is off: it needs SameSite=None
+ * cookies, which browsers refuse over plain http. (A cross-site POST carries no SameSite=Lax cookie
+ * either way, so a user already signed in is asked to sign in again on such a request.)
  */
 export function mountProvider(app: FastifyInstance, provider: Provider, mountPath: string) {
   const callback = provider.callback();
@@ -58,30 +48,24 @@ export function mountProvider(app: FastifyInstance, provider: Provider, mountPat
     if (!ownedByProvider(inner)) return done();
     reply.hijack();
     const raw = request.raw as typeof request.raw & { originalUrl?: string };
-    const handOver = (search: string) => {
-      raw.url = `${inner}${search}`;
+    const handOver = (query: string) => {
+      raw.url = `${inner}${query}`;
       raw.originalUrl = `${mountPath}${raw.url}`;
       void callback(raw, reply.raw);
     };
-    if (inner === '/auth' && request.method === 'GET') return handOver(withConsentForOfflineAccess(search));
-    if (inner === '/auth' && request.method === 'POST' && isFormBody(request.headers['content-type'])) {
-      // An authorization request sent as a form means the same as one in the query (OIDC Core 3.1.2.1):
-      // it is handed over as a GET, so that offline_access gets the same treatment either way.
-      readBody(raw, AUTH_BODY_LIMIT).then(
-        (body) => {
-          if (body === undefined) {
-            reply.raw.writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('request body too large');
-            return;
-          }
-          raw.method = 'GET';
-          delete raw.headers['content-length'];
-          delete raw.headers['content-type'];
-          handOver(withConsentForOfflineAccess(`?${body}`));
-        },
-        () => reply.raw.destroy(),
-      );
-      return;
-    }
-    handOver(search);
+    if (inner !== '/auth' || request.method !== 'POST' || !isFormBody(request.headers['content-type'])) return handOver(search);
+    readBody(raw, AUTH_BODY_LIMIT).then(
+      (body) => {
+        if (body === undefined) {
+          reply.raw.writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('request body too large');
+          return;
+        }
+        raw.method = 'GET';
+        delete raw.headers['content-length'];
+        delete raw.headers['content-type'];
+        handOver(body ? `?${body}` : '');
+      },
+      () => reply.raw.destroy(),
+    );
   });
 }

@@ -233,10 +233,30 @@ ${form}
       service_documentation: undefined,
     },
     conformIdTokenClaims: true,
+    // POST at the authorization endpoint is served by src/http/provider-mount.ts (as a GET): the provider's
+    // own POST support would need SameSite=None cookies, which browsers refuse over plain http.
+    enableHttpPostMethods: false,
   };
 
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
+
+  // OIDC asks `offline_access` to come with `prompt=consent`, or the provider drops it. Keyhold has no
+  // consent screen (clients are the administrator's own apps, and the consent prompt resolves without
+  // interaction), so a request for `offline_access` counts as prompting for consent, however it arrives
+  // (query, form post, pushed request): a refresh token needs only `offline_access` and a client that allows it.
+  // `prompt=none` stays alone, as OIDC requires; a silent request then gets no refresh token.
+  const contextPrototype = (provider as unknown as { OIDCContext: { prototype: object } }).OIDCContext.prototype;
+  const requestedPrompts = Object.getOwnPropertyDescriptor(contextPrototype, 'prompts')!.get!;
+  Object.defineProperty(contextPrototype, 'prompts', {
+    configurable: true,
+    get(this: { params?: { scope?: unknown } }) {
+      const prompts = requestedPrompts.call(this) as Set<string>;
+      const scope = this.params?.scope;
+      if (typeof scope === 'string' && scope.split(' ').includes('offline_access') && !prompts.has('none')) prompts.add('consent');
+      return prompts;
+    },
+  });
 
   // Hybrid clients carry the `implicit` grant type only because `code id_token` needs it; no access token
   // ever travels through the browser. So oidc-provider's ban on `localhost` for implicit web clients does

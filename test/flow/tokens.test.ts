@@ -180,6 +180,38 @@ t.test('token endpoint', async (t) => {
     t.type(res.body.refresh_token, 'string', 'POST /auth keeps offline_access');
   });
 
+  t.test('offline_access through a pushed authorization request', async (t) => {
+    const { verifier, challenge } = pkce();
+    const pushed = await post(
+      `${kh.issuer}/request`,
+      { client_id: withRefresh.id, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid offline_access', state: random(), code_challenge: challenge, code_challenge_method: 'S256' },
+      { clientId: withRefresh.id, secret: withRefresh.secret },
+    );
+    t.equal(pushed.status, 201);
+    const out = await authorize(agent, kh.issuer, { client_id: withRefresh.id, request_uri: String(pushed.body.request_uri) });
+    const res = await redeem(kh, withRefresh, out.params.get('code')!, verifier);
+    t.type(res.body.refresh_token, 'string', 'PAR keeps offline_access');
+  });
+
+  t.test('offline_access with prompt=none: a silent sign-in, without a refresh token', async (t) => {
+    const { verifier, challenge } = pkce();
+    const state = random();
+    const out = await authorize(agent, kh.issuer, {
+      client_id: withRefresh.id,
+      redirect_uri: REDIRECT,
+      response_type: 'code',
+      scope: 'openid offline_access',
+      state,
+      prompt: 'none',
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    t.equal(out.params.get('state'), state);
+    const res = await redeem(kh, withRefresh, out.params.get('code')!, verifier);
+    t.equal(res.status, 200);
+    t.notOk(res.body.refresh_token);
+  });
+
   t.test('turning allowRefreshToken off makes existing refresh tokens fail on their next use', async (t) => {
     const other = await createClient(kh.clients, { name: 'Toggled', allowRefreshToken: true });
     const client: Registered = { id: other.client.id, secret: other.secret };
