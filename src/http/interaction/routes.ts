@@ -25,7 +25,7 @@ const loginForm = z.object({
 
 /**
  * The sign-in pages oidc-provider sends browsers to. Keyhold has no consent screen: a `consent`
- * prompt (which the policy never raises on its own) is resolved at once.
+ * prompt (raised only by `prompt=consent` or `offline_access`, never by the policy) is resolved at once.
  */
 export async function interactionRoutes(app: FastifyInstance, deps: InteractionDeps) {
   const { provider, users } = deps;
@@ -111,7 +111,7 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
       const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : undefined;
       return html(reply, 200, loginPage(interaction.uid, client?.clientName, hint ? { username: hint } : {}), redirectUriOf(interaction));
     }
-    // Consent (only ever reached when explicitly prompted): the grant is settled by loadExistingGrant.
+    // Consent (reached when prompted, or for offline_access): the grant is settled by loadExistingGrant.
     return finish(request, reply, { consent: {} });
   });
 
