@@ -5,6 +5,7 @@ import type { Config } from './config.ts';
 import { listen } from './db/listener.ts';
 import type { Pool } from './db/pool.ts';
 import { sendProblem } from './errors.ts';
+import { adminApi } from './http/admin-api/index.ts';
 import { consoleRoutes } from './http/console/routes.ts';
 import { healthRoutes } from './http/health.ts';
 import { interactionRoutes } from './http/interaction/routes.ts';
@@ -17,6 +18,8 @@ import { CLIENT_CHANGES_CHANNEL, createClientsRepo } from './repos/clients.ts';
 import { createKeysRepo } from './repos/keys.ts';
 import { createProviderModelsRepo } from './repos/provider-models.ts';
 import { createUsersRepo } from './repos/users.ts';
+import { createClientsService } from './services/clients.ts';
+import { createUsersService } from './services/users.ts';
 
 export interface AppOptions {
   config: Config;
@@ -84,6 +87,14 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   await app.register(healthRoutes, { pool, metrics });
   await app.register(interactionRoutes, { provider, users, csrfKey: keys.cookie[0]! });
   await app.register(consoleRoutes, { issuer: config.issuer });
+  await app.register(adminApi, {
+    prefix: '/api/v1',
+    provider,
+    clientsRepo: clients,
+    usersRepo: users,
+    clients: createClientsService({ clients, models }),
+    users: createUsersService({ users, models }),
+  });
 
   // Every instance drops cached secret verifications when a client or its secrets change anywhere.
   const listener = listen(options.databaseUrl, CLIENT_CHANGES_CHANNEL, (clientId) => secrets.invalidate(clientId), {

@@ -62,7 +62,7 @@ export function toProblem(err: unknown): Problem {
   if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
     return { type: 'https://keyhold.dev/problems/unsupported-media-type', title: 'Unsupported media type', status: 415, detail: 'send the body as application/json' };
   }
-  if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || (fe.statusCode === 400 && err instanceof SyntaxError)) {
+  if (fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || (fe.statusCode === 400 && err instanceof SyntaxError)) {
     return { type: 'https://keyhold.dev/problems/malformed-json', title: 'Malformed JSON', status: 400, detail: 'the request body is not valid JSON' };
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {

@@ -60,6 +60,9 @@ export function clientMetadata(client: Client, placeholderSecret: string): Recor
     case 'client-credentials':
       return {
         ...common,
+        // oidc-provider lets a client without `scope` ask for any scope in the client_credentials grant:
+        // only clients holding the admin role may ask for `admin`.
+        scope: client.roles.includes('admin') ? 'admin' : 'openid',
         client_secret: placeholderSecret,
         token_endpoint_auth_method: 'client_secret_basic',
         redirect_uris: [],

@@ -177,13 +177,16 @@ export function createClientsRepo(pool: Pool) {
       return rows[0] ? toClient(rows[0]) : undefined;
     },
 
-    /** Keyset pagination by (created_at, id). */
+    /**
+     * Keyset pagination by (created_at, id), with created_at cut to the millisecond a Date holds, so that
+     * a cursor built from a returned client neither skips nor repeats rows.
+     */
     async list({ type, limit = 50, after }: { type?: ClientType; limit?: number; after?: { createdAt: Date; id: string } } = {}): Promise<Client[]> {
       const { rows } = await pool.query<ClientRow>(
         `SELECT ${CLIENT_COLUMNS} FROM clients
          WHERE ($1::text IS NULL OR type = $1)
-           AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
-         ORDER BY created_at, id LIMIT $4`,
+           AND ($2::timestamptz IS NULL OR (date_trunc('milliseconds', created_at), id) > ($2::timestamptz, $3::uuid))
+         ORDER BY date_trunc('milliseconds', created_at), id LIMIT $4`,
         [type ?? null, after?.createdAt ?? null, after?.id ?? null, limit],
       );
       return rows.map(toClient);
@@ -229,6 +232,22 @@ export function createClientsRepo(pool: Pool) {
         [clientId],
       );
       return rows.map(toSecret);
+    },
+
+    /** The secrets of several clients at once (for a page of clients), by client id. */
+    async secretsOf(clientIds: string[]): Promise<Map<string, ClientSecret[]>> {
+      const byClient = new Map<string, ClientSecret[]>();
+      const ids = clientIds.filter(isUuid);
+      if (ids.length === 0) return byClient;
+      const { rows } = await pool.query<SecretRow>(
+        `SELECT ${SECRET_COLUMNS} FROM client_secrets WHERE client_id = ANY ($1::uuid[]) ORDER BY created_at, id`,
+        [ids],
+      );
+      for (const row of rows) {
+        const secret = toSecret(row);
+        byClient.set(secret.clientId, [...(byClient.get(secret.clientId) ?? []), secret]);
+      }
+      return byClient;
     },
 
     async addSecret(clientId: string, secret: NewSecret): Promise<ClientSecret> {

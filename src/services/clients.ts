@@ -1,0 +1,377 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { conflict, notFound, type FieldProblem } from '../errors.ts';
+import { hashSecret } from '../passwords.ts';
+import {
+  CLIENT_TYPES,
+  MAX_SECRETS_PER_CLIENT,
+  TooManySecretsError,
+  type Client,
+  type ClientSecret,
+  type ClientsRepo,
+  type ClientType,
+} from '../repos/clients.ts';
+import type { ProviderModelsRepo } from '../repos/provider-models.ts';
+import { invalid, isPlainObject, page, pageQuery, parseOrThrow, text, fieldProblems, type Page } from './validation.ts';
+
+/**
+ * Clients and their secrets, with every rule of the admin API (PRODUCT.md, "Client" and "Secret").
+ * The admin API routes and the CLI both go through here, so they accept, refuse and answer alike.
+ */
+
+export const MAX_URIS = 10;
+export const MAX_URI_LENGTH = 2000;
+export const SECRET_BYTES = 32;
+export const DEFAULT_SECRET_LIFETIME_MS = 365 * 24 * 3600 * 1000;
+export const CLIENT_ROLES = ['admin'] as const;
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
+/** RFC 8252 section 7.1: a private-use scheme in reverse-domain form, e.g. `com.example.app`. */
+const REVERSE_DOMAIN_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9][a-z0-9+-]*)+:$/;
+
+const quote = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+
+/**
+ * The rule a redirect or logout URL breaks, or undefined when it is accepted: at most 2000 characters,
+ * canonical (`new URL(u).href`), no fragment, no user info, no `*`; https, http on a loopback host, or
+ * a reverse-domain private-use scheme.
+ */
+export function redirectUriProblem(uri: string): string | undefined {
+  if (uri.length > MAX_URI_LENGTH) return `${quote(uri)} is longer than ${MAX_URI_LENGTH} characters`;
+  const url = URL.parse(uri);
+  if (!url) return `${quote(uri)} is not an absolute URL`;
+  if (uri.includes('*')) return `${quote(uri)} contains "*": wildcards are not allowed, register each URL exactly`;
+  if (url.username || url.password) return `${quote(uri)} carries a user name or password, which a redirect URL must not`;
+  if (uri.includes('#')) return `${quote(uri)} has a fragment (#...), which a redirect URL must not have`;
+  if (url.href !== uri) return `${quote(uri)} is not in canonical form: write it as ${quote(url.href)}`;
+  if (url.protocol === 'https:') return undefined;
+  if (url.protocol === 'http:') {
+    return LOOPBACK_HOSTS.has(url.hostname)
+      ? undefined
+      : `${quote(uri)} uses plain http on a host that is not loopback (127.0.0.1, [::1] or localhost): use https`;
+  }
+  if (!REVERSE_DOMAIN_SCHEME.test(url.protocol)) {
+    return `${quote(uri)} is not accepted: use https, http on a loopback host, or a private-use scheme in reverse-domain form such as com.example.app:/callback`;
+  }
+  if (!uri.slice(url.protocol.length).startsWith('/')) {
+    return `${quote(uri)} needs a path after the scheme, as in com.example.app:/callback`;
+  }
+  return undefined;
+}
+
+/** The rule an allowed CORS origin breaks: an exact origin (scheme, host, port), https or loopback http. */
+export function corsOriginProblem(origin: string): string | undefined {
+  const url = URL.parse(origin);
+  if (!url || origin.length > MAX_URI_LENGTH) return `${quote(origin)} is not an origin such as https://app.example.com`;
+  if (url.origin !== origin) return `${quote(origin)} is not an origin in canonical form: write it as ${quote(url.origin)}`;
+  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return undefined;
+  return `${quote(origin)} must be https, or http on a loopback host`;
+}
+
+const isNative = (url: URL) => url.protocol !== 'https:';
+const isHttpsLoopback = (url: URL) => url.protocol === 'https:' && LOOPBACK_HOSTS.has(url.hostname);
+
+function uriList(min: number, check: (value: string) => string | undefined) {
+  return z
+    .array(z.string().superRefine((value, ctx) => {
+      const problem = check(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }))
+    .min(min, min === 1 ? 'must list at least one URL' : `must list at least ${min} URLs`)
+    .max(MAX_URIS, `must list at most ${MAX_URIS} URLs`)
+    .superRefine((values, ctx) => {
+      values.forEach((value, i) => {
+        if (values.indexOf(value) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `${quote(value)} is listed twice` });
+      });
+    });
+}
+
+const lifetimeRule = 'must be a whole number of seconds from 60 to 3600';
+const fields = {
+  name: text(1, 100),
+  enabled: z.boolean(),
+  redirectUris: uriList(1, redirectUriProblem),
+  postLogoutRedirectUris: uriList(0, redirectUriProblem),
+  allowRefreshToken: z.boolean(),
+  accessTokenLifetime: z.int({ error: lifetimeRule }).min(60, lifetimeRule).max(3600, lifetimeRule),
+  allowedCorsOrigins: uriList(0, corsOriginProblem),
+  roles: z
+    .array(z.enum(CLIENT_ROLES, { error: `must be one of ${CLIENT_ROLES.map((r) => `"${r}"`).join(', ')}` }))
+    .superRefine((values, ctx) => {
+      values.forEach((value, i) => {
+        if (values.indexOf(value) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `"${value}" is listed twice` });
+      });
+    }),
+};
+type FieldName = keyof typeof fields;
+
+/** Which fields each type of client has (PRODUCT.md's table). */
+const FIELDS_BY_TYPE: Record<ClientType, FieldName[]> = {
+  hybrid: ['name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'allowRefreshToken', 'accessTokenLifetime'],
+  'authorization-code': ['name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'accessTokenLifetime', 'allowedCorsOrigins'],
+  'client-credentials': ['name', 'enabled', 'accessTokenLifetime', 'roles'],
+};
+/** Types whose clients authenticate with secrets. */
+export const TYPES_WITH_SECRETS: readonly ClientType[] = ['hybrid', 'client-credentials'];
+const hasSecrets = (type: ClientType) => TYPES_WITH_SECRETS.includes(type);
+const SERVER_SET = ['id', 'createdAt', 'updatedAt', 'secrets'];
+
+export const secretInputSchema = z
+  .strictObject({
+    description: text(0, 100).optional(),
+    expiresAt: z.iso
+      .datetime({ offset: true, error: 'must be an ISO-8601 date and time, such as 2030-01-31T00:00:00Z' })
+      .refine((s) => new Date(s).getTime() > Date.now(), 'must be in the future')
+      .optional(),
+    neverExpires: z.boolean().optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.expiresAt !== undefined && value.neverExpires === true) {
+      ctx.addIssue({ code: 'custom', path: ['neverExpires'], message: 'give either expiresAt or neverExpires, not both' });
+    }
+  });
+export type SecretInput = z.output<typeof secretInputSchema>;
+
+function schemaFor(type: ClientType, mode: 'create' | 'update') {
+  const shape: Record<string, z.ZodType> = {};
+  for (const name of FIELDS_BY_TYPE[type]) {
+    const required = mode === 'create' && (name === 'name' || name === 'redirectUris');
+    shape[name] = required ? fields[name] : fields[name].optional();
+  }
+  if (mode === 'create') {
+    shape.type = z.literal(type);
+    if (hasSecrets(type)) shape.secret = secretInputSchema.optional();
+  }
+  return z.strictObject(shape);
+}
+
+/** Problems with keys that are known but do not belong here: set by the server, fixed, or of another type. */
+function misplacedKeys(body: Record<string, unknown>, type: ClientType, mode: 'create' | 'update'): { problems: FieldProblem[]; rest: Record<string, unknown> } {
+  const problems: FieldProblem[] = [];
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (SERVER_SET.includes(key)) problems.push({ path: key, message: 'is set by the server and cannot be written' });
+    else if (key === 'type' && mode === 'update') problems.push({ path: key, message: 'is fixed at creation' });
+    else if (key === 'secret' && mode === 'create' && !hasSecrets(type)) problems.push({ path: key, message: `${type} clients are public: they hold no secrets` });
+    else if (key in fields && !FIELDS_BY_TYPE[type].includes(key as FieldName)) problems.push({ path: key, message: `does not apply to ${type} clients` });
+    else rest[key] = value;
+  }
+  return { problems, rest };
+}
+
+/** oidc-provider refuses https URLs on loopback hosts in a native client; a client with any native URL is one. */
+function mixProblems(redirectUris: string[], postLogoutRedirectUris: string[]): FieldProblem[] {
+  const all = [
+    ...redirectUris.map((uri, i) => ({ uri, path: `redirectUris.${i}` })),
+    ...postLogoutRedirectUris.map((uri, i) => ({ uri, path: `postLogoutRedirectUris.${i}` })),
+  ].map((entry) => ({ ...entry, url: new URL(entry.uri) }));
+  if (!all.some((e) => isNative(e.url))) return [];
+  return all
+    .filter((e) => isHttpsLoopback(e.url))
+    .map((e) => ({
+      path: e.path,
+      message: `${quote(e.uri)} is https on a loopback host, which cannot be combined with native-app URLs (http on a loopback host, or a private-use scheme) in one client`,
+    }));
+}
+
+export interface SecretView {
+  id: string;
+  description: string;
+  expiresAt: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+export interface NewSecretView extends SecretView {
+  /** The secret itself: shown this once, never stored. */
+  value: string;
+}
+
+export interface ClientView {
+  id: string;
+  type: ClientType;
+  name: string;
+  enabled: boolean;
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  allowRefreshToken?: boolean;
+  accessTokenLifetime: number;
+  allowedCorsOrigins?: string[];
+  roles?: string[];
+  secrets?: SecretView[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function serializeSecret(secret: ClientSecret): SecretView {
+  return {
+    id: secret.id,
+    description: secret.description,
+    expiresAt: secret.expiresAt?.toISOString() ?? null,
+    createdAt: secret.createdAt.toISOString(),
+    lastUsedAt: secret.lastUsedAt?.toISOString() ?? null,
+  };
+}
+
+/** A client as the API shows it: only the fields of its type, secrets without values or hashes. */
+export function serializeClient(client: Client, secrets: ClientSecret[]): ClientView {
+  const has = (field: FieldName) => FIELDS_BY_TYPE[client.type].includes(field);
+  return {
+    id: client.id,
+    type: client.type,
+    name: client.name,
+    enabled: client.enabled,
+    ...(has('redirectUris') ? { redirectUris: client.redirectUris } : {}),
+    ...(has('postLogoutRedirectUris') ? { postLogoutRedirectUris: client.postLogoutRedirectUris } : {}),
+    ...(has('allowRefreshToken') ? { allowRefreshToken: client.allowRefreshToken } : {}),
+    accessTokenLifetime: client.accessTokenLifetime,
+    ...(has('allowedCorsOrigins') ? { allowedCorsOrigins: client.allowedCorsOrigins } : {}),
+    ...(has('roles') ? { roles: client.roles } : {}),
+    ...(hasSecrets(client.type) ? { secrets: secrets.map(serializeSecret) } : {}),
+    createdAt: client.createdAt.toISOString(),
+    updatedAt: client.updatedAt.toISOString(),
+  };
+}
+
+/** A new secret value (256 random bits) and its argon2id hash; only the hash is ever stored. */
+async function newSecret(input: SecretInput | undefined) {
+  const value = randomBytes(SECRET_BYTES).toString('base64url');
+  const expiresAt = input?.neverExpires
+    ? null
+    : input?.expiresAt
+      ? new Date(input.expiresAt)
+      : new Date(Date.now() + DEFAULT_SECRET_LIFETIME_MS);
+  return { value, stored: { description: input?.description ?? '', hash: await hashSecret(value), expiresAt } };
+}
+
+const listQuerySchema = z.strictObject({
+  type: z.enum(CLIENT_TYPES, { error: `must be one of ${CLIENT_TYPES.join(', ')}` }).optional(),
+  ...pageQuery,
+});
+
+const notFoundClient = (id: string) => notFound(`there is no client with id ${JSON.stringify(id)}`);
+const tooManySecrets = () => conflict(`a client holds at most ${MAX_SECRETS_PER_CLIENT} secrets: delete one first`);
+
+export interface ClientsServiceDeps {
+  clients: ClientsRepo;
+  models: Pick<ProviderModelsRepo, 'revokeByClientId'>;
+}
+
+export function createClientsService({ clients, models }: ClientsServiceDeps) {
+  async function existing(id: string): Promise<Client> {
+    const client = await clients.findById(id);
+    if (!client) throw notFoundClient(id);
+    return client;
+  }
+
+  return {
+    /** Validates and creates a client; hybrid and client-credentials clients get a first secret, whose value is returned this once. */
+    async create(body: unknown): Promise<{ client: ClientView; secret?: NewSecretView }> {
+      if (!isPlainObject(body)) throw invalid([{ path: '', message: 'the body must be a JSON object' }]);
+      const type = body.type;
+      if (typeof type !== 'string' || !(CLIENT_TYPES as readonly string[]).includes(type)) {
+        throw invalid([{ path: 'type', message: `must be one of ${CLIENT_TYPES.join(', ')}` }]);
+      }
+      const clientType = type as ClientType;
+      const { problems, rest } = misplacedKeys(body, clientType, 'create');
+      const parsed = schemaFor(clientType, 'create').safeParse(rest);
+      if (!parsed.success) problems.push(...fieldProblems(parsed.error));
+      if (problems.length) throw invalid(problems);
+      const input = parsed.data as Record<string, unknown>;
+      const redirectUris = (input.redirectUris as string[] | undefined) ?? [];
+      const postLogoutRedirectUris = (input.postLogoutRedirectUris as string[] | undefined) ?? [];
+      const mix = mixProblems(redirectUris, postLogoutRedirectUris);
+      if (mix.length) throw invalid(mix);
+
+      const secret = hasSecrets(clientType) ? await newSecret(input.secret as SecretInput | undefined) : undefined;
+      const created = await clients.create(
+        {
+          type: clientType,
+          name: input.name as string,
+          ...(input.enabled !== undefined ? { enabled: input.enabled as boolean } : {}),
+          redirectUris,
+          postLogoutRedirectUris,
+          ...(input.allowRefreshToken !== undefined ? { allowRefreshToken: input.allowRefreshToken as boolean } : {}),
+          ...(input.accessTokenLifetime !== undefined ? { accessTokenLifetime: input.accessTokenLifetime as number } : {}),
+          ...(input.allowedCorsOrigins !== undefined ? { allowedCorsOrigins: input.allowedCorsOrigins as string[] } : {}),
+          ...(input.roles !== undefined ? { roles: input.roles as string[] } : {}),
+        },
+        secret?.stored,
+      );
+      const view = serializeClient(created.client, created.secret ? [created.secret] : []);
+      return secret && created.secret ? { client: view, secret: { ...serializeSecret(created.secret), value: secret.value } } : { client: view };
+    },
+
+    async get(id: string): Promise<ClientView> {
+      const client = await existing(id);
+      return serializeClient(client, hasSecrets(client.type) ? await clients.listSecrets(id) : []);
+    },
+
+    /** One page of clients, oldest first; `query` is the query string as received. */
+    async list(query: unknown): Promise<Page<ClientView>> {
+      const q = parseOrThrow(listQuerySchema, query ?? {});
+      return page(
+        q,
+        async ({ limit, after }) => {
+          const rows = await clients.list({ ...(q.type ? { type: q.type } : {}), limit, ...(after ? { after } : {}) });
+          const secrets = await clients.secretsOf(rows.filter((c) => hasSecrets(c.type)).map((c) => c.id));
+          return rows.map((client) => ({ id: client.id, createdAt: client.createdAt, client, secrets: secrets.get(client.id) ?? [] }));
+        },
+        (row) => serializeClient(row.client, row.secrets),
+      );
+    },
+
+    /** Changes the fields given; absent fields stay. In force on the next request on every instance. */
+    async update(id: string, body: unknown): Promise<ClientView> {
+      const client = await existing(id);
+      if (!isPlainObject(body)) throw invalid([{ path: '', message: 'the body must be a JSON object' }]);
+      const { problems, rest } = misplacedKeys(body, client.type, 'update');
+      const parsed = schemaFor(client.type, 'update').safeParse(rest);
+      if (!parsed.success) problems.push(...fieldProblems(parsed.error));
+      if (problems.length) throw invalid(problems);
+      const changes = parsed.data as Record<string, unknown>;
+      const mix = mixProblems(
+        (changes.redirectUris as string[] | undefined) ?? client.redirectUris,
+        (changes.postLogoutRedirectUris as string[] | undefined) ?? client.postLogoutRedirectUris,
+      );
+      if (mix.length) throw invalid(mix);
+      const updated = await clients.update(id, changes);
+      if (!updated) throw notFoundClient(id);
+      return serializeClient(updated, hasSecrets(updated.type) ? await clients.listSecrets(id) : []);
+    },
+
+    /** Deletes a client; every token, code and grant issued to it goes at once. */
+    async delete(id: string): Promise<void> {
+      if (!(await clients.delete(id))) throw notFoundClient(id);
+      await models.revokeByClientId(id);
+    },
+
+    async listSecrets(id: string): Promise<SecretView[]> {
+      await existing(id);
+      return (await clients.listSecrets(id)).map(serializeSecret);
+    },
+
+    /** Adds a secret; its value is in the answer and nowhere else, ever. */
+    async addSecret(id: string, body: unknown): Promise<NewSecretView> {
+      const client = await existing(id);
+      if (!hasSecrets(client.type)) throw conflict(`${client.type} clients are public: they hold no secrets`);
+      const input = parseOrThrow(secretInputSchema, body ?? {});
+      const secret = await newSecret(input);
+      try {
+        const stored = await clients.addSecret(id, secret.stored);
+        return { ...serializeSecret(stored), value: secret.value };
+      } catch (err) {
+        if (err instanceof TooManySecretsError) throw tooManySecrets();
+        throw err;
+      }
+    },
+
+    /** Deletes a secret: it fails at the token endpoint from the next request on. */
+    async deleteSecret(id: string, secretId: string): Promise<void> {
+      await existing(id);
+      if (!(await clients.deleteSecret(id, secretId))) throw notFound(`client ${id} has no secret with id ${JSON.stringify(secretId)}`);
+    },
+  };
+}
+
+export type ClientsService = ReturnType<typeof createClientsService>;

@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { conflict, notFound, type FieldProblem } from '../errors.ts';
+import { hashSecret } from '../passwords.ts';
+import type { ProviderModelsRepo } from '../repos/provider-models.ts';
+import { UsernameTakenError, type User, type UsersRepo } from '../repos/users.ts';
+import { fieldProblems, invalid, isPlainObject, page, pageQuery, parseOrThrow, text, type Page } from './validation.ts';
+
+/** Users, with the admin API's rules; the admin API routes and the CLI both go through here. */
+
+export const USER_ROLES = ['admin'] as const;
+export const MIN_PASSWORD_LENGTH = 8;
+const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
+
+const fields = {
+  username: z.string({ error: 'must be a string' }).regex(USERNAME, 'must be 1 to 64 letters, digits or . _ @ -'),
+  email: z.email({ error: 'must be an email address' }).max(254, 'must be at most 254 characters').nullable(),
+  name: text(1, 100).nullable(),
+  roles: z
+    .array(z.enum(USER_ROLES, { error: `must be one of ${USER_ROLES.map((r) => `"${r}"`).join(', ')}` }))
+    .superRefine((values, ctx) => {
+      values.forEach((value, i) => {
+        if (values.indexOf(value) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `"${value}" is listed twice` });
+      });
+    }),
+  disabled: z.boolean(),
+  password: z
+    .string({ error: 'must be a string' })
+    .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
+    .max(1024, 'must be at most 1024 characters'),
+};
+
+const createSchema = z.strictObject({
+  username: fields.username,
+  email: fields.email.optional(),
+  name: fields.name.optional(),
+  roles: fields.roles.optional(),
+  disabled: fields.disabled.optional(),
+  password: fields.password.optional(),
+});
+const updateSchema = z.strictObject({
+  email: fields.email.optional(),
+  name: fields.name.optional(),
+  roles: fields.roles.optional(),
+  disabled: fields.disabled.optional(),
+  password: fields.password.optional(),
+});
+const listQuerySchema = z.strictObject(pageQuery);
+const SERVER_SET = ['id', 'createdAt', 'updatedAt'];
+
+export interface UserView {
+  id: string;
+  username: string;
+  email: string | null;
+  name: string | null;
+  roles: string[];
+  disabled: boolean;
+  createdAt: string;
+}
+
+/** A user as the API shows it; the password (hash) never leaves the server. */
+export function serializeUser(user: User): UserView {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    name: user.name,
+    roles: user.roles,
+    disabled: user.disabled,
+    createdAt: user.createdAt.toISOString(),
+  };
+}
+
+function parseBody<T extends z.ZodType>(schema: T, body: unknown, mode: 'create' | 'update'): z.output<T> {
+  if (!isPlainObject(body)) throw invalid([{ path: '', message: 'the body must be a JSON object' }]);
+  const problems: FieldProblem[] = [];
+  const rest: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (SERVER_SET.includes(key)) problems.push({ path: key, message: 'is set by the server and cannot be written' });
+    else if (key === 'username' && mode === 'update') problems.push({ path: key, message: 'cannot be changed' });
+    else rest[key] = value;
+  }
+  const parsed = schema.safeParse(rest);
+  if (!parsed.success) problems.push(...fieldProblems(parsed.error));
+  if (problems.length || !parsed.success) throw invalid(problems);
+  return parsed.data;
+}
+
+const notFoundUser = (id: string) => notFound(`there is no user with id ${JSON.stringify(id)}`);
+
+export interface UsersServiceDeps {
+  users: UsersRepo;
+  models: Pick<ProviderModelsRepo, 'revokeByAccountId'>;
+}
+
+export function createUsersService({ users, models }: UsersServiceDeps) {
+  return {
+    /** Creates a user; usernames are unique whatever their case (409 otherwise). Passwords are stored as argon2id hashes. */
+    async create(body: unknown): Promise<UserView> {
+      const input = parseBody(createSchema, body, 'create');
+      try {
+        const user = await users.create({
+          username: input.username,
+          email: input.email ?? null,
+          name: input.name ?? null,
+          roles: input.roles ?? [],
+          disabled: input.disabled ?? false,
+          passwordHash: input.password === undefined ? null : await hashSecret(input.password),
+        });
+        return serializeUser(user);
+      } catch (err) {
+        if (err instanceof UsernameTakenError) throw conflict(err.message);
+        throw err;
+      }
+    },
+
+    async get(id: string): Promise<UserView> {
+      const user = await users.findById(id);
+      if (!user) throw notFoundUser(id);
+      return serializeUser(user);
+    },
+
+    async list(query: unknown): Promise<Page<UserView>> {
+      const q = parseOrThrow(listQuerySchema, query ?? {});
+      return page(q, ({ limit, after }) => users.list(after ? { limit, after } : { limit }), serializeUser);
+    },
+
+    async update(id: string, body: unknown): Promise<UserView> {
+      if (!(await users.findById(id))) throw notFoundUser(id);
+      const input = parseBody(updateSchema, body, 'update');
+      const { password, ...changes } = input;
+      const user = await users.update(id, {
+        ...changes,
+        ...(password === undefined ? {} : { passwordHash: await hashSecret(password) }),
+      });
+      if (!user) throw notFoundUser(id);
+      return serializeUser(user);
+    },
+
+    /** Deletes a user; their sessions, grants and tokens go with them, at once. */
+    async delete(id: string): Promise<void> {
+      if (!(await users.delete(id))) throw notFoundUser(id);
+      await models.revokeByAccountId(id);
+    },
+  };
+}
+
+export type UsersService = ReturnType<typeof createUsersService>;
