@@ -68,6 +68,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     return true;
   }
 
+  const issuerOrigin = new URL(deps.issuer).origin;
   const policy = interactionPolicy.base();
   // Clients are the administrator's own applications: no consent screen. Grants are created (and
   // widened to what is asked) by loadExistingGrant below. `consent` stays a recognised prompt value
@@ -225,7 +226,10 @@ ${form}
         `${out.error}${out.error_description ? `: ${out.error_description}` : ''}`,
       );
     },
+    // Browsers send Origin on same-origin POSTs too: Keyhold's own pages (the console) are always
+    // allowed; other origins only when the client lists them (authorization-code browser apps).
     clientBasedCORS: (_ctx, origin, client) => {
+      if (origin === issuerOrigin) return true;
       const allowed = (client as unknown as { [key: string]: unknown })['keyhold_allowed_cors_origins'];
       return Array.isArray(allowed) && allowed.includes(origin);
     },
