@@ -513,7 +513,7 @@ function secretDialog({ submitLabel = 'Add', prefix = '', submit }) {
   const description = field({
     path: 'description',
     label: 'Description',
-    control: h('input', { type: 'text', maxlength: '200', autocomplete: 'off' }),
+    control: h('input', { type: 'text', maxlength: '100', autocomplete: 'off' }),
     hint: 'Include a unique description if you plan to create multiple secrets.',
   });
   const expires = field({
@@ -1136,7 +1136,11 @@ async function renderUsers() {
         try {
           await api('POST', '/users', body);
         } catch (err) {
-          showProblem(form, err);
+          if (err instanceof ApiError && err.status === 409) {
+            // The only conflict a new user can meet: the username is taken.
+            showFieldError(fields.username, problemSummary(err));
+            fields.username.fieldControl.focus();
+          } else showProblem(form, err);
           return;
         }
         announce(`User ${body.username} added`);

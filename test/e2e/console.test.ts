@@ -1,0 +1,381 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { Agent, loginForm } from '../helpers/browserless.ts';
+import { basicAuth, createUser } from '../helpers/fixtures.ts';
+
+/** Screenshots of every step; test-artifacts/ is ignored by git. */
+const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'console');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const APP_CALLBACK = 'https://app.example.com/callback';
+
+async function launch(t: Test): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => browser.close());
+  return browser;
+}
+
+/** A page that records script errors and CSP violations, and saves numbered screenshots. */
+async function openPage(t: Test, browser: Browser, kh: TestApp, name: string) {
+  const context = await browser.newContext();
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: kh.origin });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  const problems: string[] = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) problems.push(`console: ${msg.text()}`);
+  });
+  t.teardown(async () => {
+    if (!t.passing()) {
+      // What the browser showed when a step failed, for the test log.
+      t.comment(`page ${page.url()}:\n${await page.locator('body').innerText().catch(() => '(no page)')}`);
+      if (problems.length) t.comment(problems.join('\n'));
+      await page.screenshot({ path: join(ARTIFACTS, `${name}-failure.png`), fullPage: true }).catch(() => {});
+    }
+    await context.close();
+  });
+  await mkdir(ARTIFACTS, { recursive: true });
+  let step = 0;
+  const shot = async (label: string) => {
+    await page.screenshot({ path: join(ARTIFACTS, `${name}-${String(++step).padStart(2, '0')}-${label}.png`), fullPage: true });
+  };
+  return { page, problems, shot };
+}
+
+async function signIn(page: Page, kh: TestApp, username: string, password: string) {
+  await page.goto(`${kh.origin}/admin`);
+  await page.waitForURL(/\/interaction\//);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+/** Every visible form control has an accessible name (a label, usually). */
+async function unlabelled(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('input, select, textarea'))
+      .filter((el) => (el as HTMLElement).offsetParent !== null || (el as HTMLElement).closest('dialog[open]'))
+      .filter((el) => !(el as HTMLInputElement).labels?.length && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
+      .map((el) => el.outerHTML),
+  );
+}
+
+async function tokenRequest(kh: TestApp, clientId: string, secret: string, body: Record<string, string>) {
+  return fetch(`${kh.issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: basicAuth(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(body),
+  });
+}
+
+/** Signs `username` in to the client over HTTP and returns the authorization code and its verifier. */
+async function authorizationCode(kh: TestApp, clientId: string, username: string, password: string) {
+  const verifier = randomBytes(32).toString('base64url');
+  const auth = new URL(`${kh.issuer}/auth`);
+  auth.search = new URLSearchParams({
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: APP_CALLBACK,
+    scope: 'openid profile',
+    state: 'walk-through',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  }).toString();
+  const agent = new Agent();
+  const login = await agent.follow(auth.href, kh.origin);
+  const { action, csrf } = loginForm(await login.response.text());
+  const back = await agent.follow(new URL(action, kh.origin).href, kh.origin, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ username, password, csrf }).toString(),
+  });
+  const code = new URL(back.url).searchParams.get('code');
+  if (!code) throw new Error(`no code: ${back.url}`);
+  return { code, verifier };
+}
+
+t.test('the console page is strict about what it loads', async (t) => {
+  const kh = await startTestApp(t);
+  for (const path of ['/admin', '/admin/', '/admin/callback']) {
+    const res = await fetch(`${kh.origin}${path}`);
+    t.equal(res.status, 200, path);
+    t.match(res.headers.get('content-type'), /^text\/html/);
+    t.match(res.headers.get('content-security-policy'), /script-src 'self'/);
+    t.notMatch(await res.text(), /<script>|\son\w+=/, 'no inline script or handlers');
+  }
+  const config = await (await fetch(`${kh.origin}/admin/config.json`)).json();
+  t.same(config, {
+    issuer: kh.issuer,
+    clientId: 'keyhold-admin-console',
+    redirectUri: `${kh.origin}/admin/callback`,
+    postLogoutRedirectUri: `${kh.origin}/admin/`,
+  });
+  const js = await fetch(`${kh.origin}/admin/console.js`);
+  t.match(js.headers.get('content-type'), /javascript/);
+});
+
+t.test('a user without the admin role is told so', async (t) => {
+  const kh = await startTestApp(t);
+  const user = await createUser(kh.users);
+  const browser = await launch(t);
+  const { page, problems, shot } = await openPage(t, browser, kh, 'non-admin');
+  await signIn(page, kh, user.username, user.password);
+  await page.getByRole('heading', { name: 'You need the admin role' }).waitFor();
+  await shot('needs-admin-role');
+  t.notOk(await page.getByRole('navigation', { name: 'Main' }).isVisible(), 'no navigation to admin pages');
+  await page.getByRole('button', { name: 'Sign out' }).first().click();
+  await page.getByRole('heading', { name: 'Signed out' }).waitFor();
+  t.same(problems, [], 'no script errors or CSP violations');
+});
+
+t.test('the hybrid-client walk-through in a real browser', async (t) => {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const browser = await launch(t);
+  const { page, problems, shot } = await openPage(t, browser, kh, 'walk-through');
+
+  // Sign in through Keyhold's own authorization-code flow with PKCE.
+  await page.goto(`${kh.origin}/admin`);
+  await page.waitForURL(/\/interaction\//);
+  await page.getByLabel('Username').fill(admin.username);
+  await page.getByLabel('Password').fill(admin.password);
+  await shot('sign-in');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${kh.origin}/admin/#/clients`);
+
+  // Security > Clients, Client Type: Hybrid, Add Client.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('heading', { name: 'Clients', level: 1 }).waitFor();
+  await page.getByLabel('Client Type').selectOption({ label: 'Hybrid' });
+  await page.getByText('No hybrid clients yet').waitFor();
+  await shot('clients-empty');
+  t.same(await unlabelled(page), [], 'every input on the list has a label');
+  // The keyboard alone reaches Add Client.
+  await page.getByLabel('Client Type').focus();
+  await page.keyboard.press('Tab');
+  t.equal(await page.evaluate(() => document.activeElement?.textContent), 'Add Client', 'Tab moves from the type to Add Client');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Add Hybrid Client' }).waitFor();
+  t.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement).labels?.[0]?.textContent), 'Name', 'the name has focus');
+
+  // The form: name, Allow Refresh Token, URLs added with +, Token Lifetime.
+  const form = page.locator('#client-pane');
+  t.equal(await form.getByLabel('Token Lifetime (seconds)').inputValue(), '3600', 'the lifetime defaults to 3600');
+  t.match(await form.textContent(), /Avoid selecting this if there is no need to refresh tokens/i, 'the refresh-token note is shown');
+  await page.keyboard.type('Walk-through app');
+  await form.getByLabel('Allow Refresh Token').check();
+  const redirect = form.getByLabel('Allowed Redirect URL(s)', { exact: true });
+  await redirect.fill('http://app.example.com/callback');
+  await form.getByRole('button', { name: 'Add to Allowed Redirect URL(s)' }).click();
+  await form.getByLabel('Allowed Logout Redirect URL(s)', { exact: true }).fill('https://app.example.com/signed-out');
+  await form.getByLabel('Allowed Logout Redirect URL(s)', { exact: true }).press('Enter');
+  await form.getByLabel('Token Lifetime (seconds)').fill('900');
+  t.same(await unlabelled(page), [], 'every input in the form has a label');
+  await shot('add-client-form');
+
+  // A bad redirect URL: the API's error appears beside the field, in words.
+  await form.getByRole('button', { name: 'Add', exact: true }).click();
+  let dialog = page.getByRole('dialog', { name: 'Add Secret' });
+  await dialog.waitFor();
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+  const redirectError = form.locator('[data-path="redirectUris"] .error');
+  await redirectError.waitFor();
+  t.match(await redirectError.textContent(), /http:\/\/app\.example\.com\/callback/, 'the error names the URL');
+  t.equal(await redirectError.getAttribute('role'), 'alert');
+  t.equal(await redirect.getAttribute('aria-invalid'), 'true');
+  t.match(await redirect.getAttribute('aria-describedby'), await redirectError.getAttribute('id'), 'the input is described by its error');
+  await shot('bad-redirect-url');
+  await form.getByRole('button', { name: 'Remove http://app.example.com/callback' }).click();
+  await redirect.fill(APP_CALLBACK);
+  await form.getByRole('button', { name: 'Add to Allowed Redirect URL(s)' }).click();
+  t.equal(await form.getByRole('list', { name: 'Allowed Redirect URL(s) list' }).getByRole('listitem').textContent(), `${APP_CALLBACK}Remove`);
+
+  // Add, then the Add Secret window: description, expiry a year from today, Never Expires.
+  await form.getByRole('button', { name: 'Add', exact: true }).click();
+  dialog = page.getByRole('dialog', { name: 'Add Secret' });
+  await dialog.waitFor();
+  const inAYear = new Date();
+  inAYear.setFullYear(inAYear.getFullYear() + 1);
+  const expiry = dialog.getByLabel('Expiration date');
+  t.equal(await expiry.inputValue(), inAYear.toISOString().slice(0, 10), 'the secret expires in a year by default');
+  await dialog.getByLabel('Never Expires').check();
+  t.ok(await expiry.isDisabled(), 'Never Expires turns the date off');
+  await dialog.getByLabel('Never Expires').uncheck();
+  // From here to Close, the keyboard alone: type the description, Enter adds.
+  await dialog.getByLabel('Description').focus();
+  await page.keyboard.type('Production web server');
+  t.same(await unlabelled(page), [], 'every input in the Add Secret window has a label');
+  await shot('add-secret');
+  await page.keyboard.press('Enter');
+
+  // Client Successfully Created: copy the id and the secret with the Copy buttons.
+  const created = page.getByRole('dialog', { name: 'Client Successfully Created' });
+  await created.waitFor();
+  t.match(await created.textContent(), /Once this window is closed, the client secret cannot be accessed or retrieved/);
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent);
+  t.equal(await focused(), 'Copy Client Id', 'the first Copy button has focus');
+  await page.keyboard.press('Enter');
+  const clientId = await page.evaluate(() => navigator.clipboard.readText());
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Tab');
+  t.equal(await focused(), 'Copy Client Secret');
+  await page.keyboard.press('Enter');
+  const secret = await page.evaluate(() => navigator.clipboard.readText());
+  t.match(clientId, /^[0-9a-f-]{36}$/, 'the client id came from the clipboard');
+  t.ok(secret.length >= 43, 'the secret came from the clipboard');
+  t.equal(await created.getByLabel('Client Id', { exact: true }).inputValue(), clientId);
+  await shot('client-created');
+  await page.keyboard.press('Tab');
+  t.equal(await focused(), 'Close');
+  await page.keyboard.press('Enter');
+  await created.waitFor({ state: 'detached' });
+
+  // The copied id and secret work at the token endpoint.
+  const { code, verifier } = await authorizationCode(kh, clientId, admin.username, admin.password);
+  const tokens = await tokenRequest(kh, clientId, secret, { grant_type: 'authorization_code', code, redirect_uri: APP_CALLBACK, code_verifier: verifier });
+  t.equal(tokens.status, 200, 'the copied client id and secret get tokens');
+  const body = await tokens.json();
+  t.equal(body.expires_in, 900, 'with the token lifetime set in the form');
+
+  // The list and the Details pane: settings and the secret.
+  const details = page.locator('#client-pane');
+  await details.getByRole('heading', { name: 'Walk-through app' }).waitFor();
+  t.equal(await page.locator('#clients-table tbody tr').count(), 1, 'the new client is listed');
+  t.equal(await details.locator('#details-client-id').textContent(), clientId);
+  const secretRow = details.locator('#secrets-table tbody tr');
+  t.equal(await secretRow.count(), 1);
+  t.match(await secretRow.textContent(), /Production web server/);
+  await page.waitForTimeout(100);
+  await shot('details');
+
+  // Edit the client.
+  await details.getByRole('button', { name: 'Edit' }).click();
+  await details.getByLabel('Name', { exact: true }).fill('Walk-through app (renamed)');
+  await details.getByLabel('Token Lifetime (seconds)').fill('30');
+  await details.getByRole('button', { name: 'Save' }).click();
+  const lifetimeError = details.locator('[data-path="accessTokenLifetime"] .error');
+  await lifetimeError.waitFor();
+  t.match(await lifetimeError.textContent(), /60/, 'a lifetime below 60 is refused beside the field');
+  await shot('edit-error');
+  await details.getByLabel('Token Lifetime (seconds)').fill('600');
+  await details.getByRole('button', { name: 'Save' }).click();
+  await details.getByRole('heading', { name: 'Walk-through app (renamed)' }).waitFor();
+  t.match(await details.textContent(), /600 seconds/);
+  await shot('edited');
+
+  // Rotate the secret: add a new one (shown once), remove the old one.
+  await details.getByRole('button', { name: 'Add Secret' }).click();
+  dialog = page.getByRole('dialog', { name: 'Add Secret' });
+  await dialog.getByLabel('Description').fill('Rotated secret');
+  await dialog.getByLabel('Never Expires').check();
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  const added = page.getByRole('dialog', { name: 'Secret Successfully Added' });
+  await added.waitFor();
+  await added.getByRole('button', { name: 'Copy Client Secret' }).click();
+  const rotated = await page.evaluate(() => navigator.clipboard.readText());
+  t.not(rotated, secret);
+  await shot('secret-added');
+  await added.getByRole('button', { name: 'Close' }).click();
+  await details.locator('#secrets-table tbody tr').nth(1).waitFor();
+  await details.getByRole('button', { name: 'Remove secret Production web server' }).click();
+  const confirm = page.getByRole('dialog', { name: 'Remove secret' });
+  await shot('remove-secret');
+  await confirm.getByRole('button', { name: 'Remove' }).click();
+  await details.getByRole('button', { name: 'Remove secret Production web server' }).waitFor({ state: 'detached' });
+  t.equal(await details.locator('#secrets-table tbody tr').count(), 1, 'one secret left');
+  t.match(await details.locator('#secrets-table').textContent(), /Rotated secret.*Never/);
+  await shot('rotated');
+  const bogus = { grant_type: 'authorization_code', code: 'not-a-code', redirect_uri: APP_CALLBACK, code_verifier: verifier };
+  t.equal((await tokenRequest(kh, clientId, secret, bogus)).status, 401, 'the removed secret is refused');
+  t.equal((await (await tokenRequest(kh, clientId, rotated, bogus)).json()).error, 'invalid_grant', 'the new secret authenticates');
+
+  // Remove the client.
+  await details.getByRole('button', { name: 'Delete Client' }).click();
+  await page.getByRole('dialog', { name: 'Delete client' }).getByRole('button', { name: 'Delete' }).click();
+  await page.getByText('No hybrid clients yet').waitFor();
+  await shot('deleted');
+  t.equal((await tokenRequest(kh, clientId, rotated, bogus)).status, 401, 'the deleted client is refused');
+
+  // Sign out through the end-session endpoint.
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Signed out' }).waitFor();
+  await shot('signed-out');
+  t.same(problems, [], 'no script errors or CSP violations');
+});
+
+t.test('the Users page: add, disable, reset a password', async (t) => {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const browser = await launch(t);
+  const { page, problems, shot } = await openPage(t, browser, kh, 'users');
+  await signIn(page, kh, admin.username, admin.password);
+  await page.waitForURL(`${kh.origin}/admin/#/clients`);
+  await page.getByRole('link', { name: 'Users' }).click();
+  const table = page.locator('#users-table');
+  await table.locator(`tr[data-username="${admin.username}"]`).waitFor();
+  await shot('list');
+
+  await page.getByRole('button', { name: 'Add User' }).click();
+  const pane = page.locator('#user-pane');
+  await pane.getByLabel('Username', { exact: true }).fill('ada');
+  await pane.getByLabel('Name', { exact: true }).fill('Ada Lovelace');
+  await pane.getByLabel('Email', { exact: true }).fill('not-an-email');
+  await pane.getByLabel('Password', { exact: true }).fill('first password, long enough');
+  t.same(await unlabelled(page), [], 'every input has a label');
+  await pane.getByRole('button', { name: 'Add', exact: true }).click();
+  const emailError = pane.locator('[data-path="email"] .error');
+  await emailError.waitFor();
+  await shot('add-error');
+  await pane.getByLabel('Email', { exact: true }).fill('ada@example.com');
+  await pane.getByRole('button', { name: 'Add', exact: true }).click();
+  const row = table.locator('tr[data-username="ada"]');
+  await row.waitFor();
+  await shot('added');
+
+  await row.getByRole('button', { name: 'Disable ada' }).click();
+  await row.getByText('Disabled').waitFor();
+  const ada = await kh.users.findCredentials('ada');
+  t.equal(ada?.user.disabled, true, 'the user is disabled');
+  await shot('disabled');
+  await row.getByRole('button', { name: 'Enable ada' }).click();
+  await row.getByText('Active').waitFor();
+
+  await row.getByRole('button', { name: 'Reset the password of ada' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Reset password' });
+  await dialog.getByLabel('New password').fill('second password, long enough');
+  await shot('reset-password');
+  await dialog.getByRole('button', { name: 'Reset password' }).click();
+  await page.getByText('The password of ada was reset.').waitFor();
+
+  // The new password signs in; the old one does not.
+  const agent = new Agent();
+  const auth = new URL(`${kh.issuer}/auth`);
+  const verifier = randomBytes(32).toString('base64url');
+  auth.search = new URLSearchParams({
+    client_id: 'keyhold-admin-console',
+    response_type: 'code',
+    redirect_uri: `${kh.origin}/admin/callback`,
+    scope: 'openid',
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  }).toString();
+  const login = await agent.follow(auth.href, kh.origin);
+  const { action, csrf } = loginForm(await login.response.text());
+  const post = (password: string) =>
+    agent.fetch(new URL(action, kh.origin).href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'ada', password, csrf }).toString(),
+    });
+  t.equal((await post('first password, long enough')).status, 401, 'the old password is refused');
+  t.equal((await post('second password, long enough')).status, 303, 'the new password signs in');
+  t.same(problems, [], 'no script errors or CSP violations');
+});
