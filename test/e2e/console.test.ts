@@ -121,8 +121,8 @@ t.test('the console page is strict about what it loads', async (t) => {
   t.match(js.headers.get('content-type'), /javascript/);
 });
 
-t.test('a user without the admin role is told so', async (t) => {
-  const kh = await startTestApp(t);
+t.test('a user without the admin role is told so (issuer below a path)', async (t) => {
+  const kh = await startTestApp(t, { issuerPath: '/oidc' });
   const user = await createUser(kh.users);
   const browser = await launch(t);
   const { page, problems, shot } = await openPage(t, browser, kh, 'non-admin');

@@ -60,35 +60,6 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps) {
   }
   app.get('/admin/console.js', async (_request, reply) => send(reply, 'console.js', 'no-cache'));
   app.get('/admin/console.css', async (_request, reply) => send(reply, 'console.css', 'no-cache'));
-  // The code exchange, relayed. oidc-provider applies client-based CORS to every token request that
-  // carries an Origin header, and a browser sends one on any POST, same-origin included; the console's
-  // static client lists no CORS origins. So the page posts here (same origin, JSON: a cross-site form
-  // cannot send it without a preflight) and this relays exactly one authorization_code grant for the
-  // console client to the provider, in process. PKCE still binds the code to the page's verifier.
-  const tokenPath = `${new URL(deps.issuer).pathname.replace(/\/$/, '')}/token`;
-  app.post('/admin/token', async (request, reply) => {
-    const body = request.body as { code?: unknown; code_verifier?: unknown } | undefined;
-    const given = request.headers.origin;
-    if (given !== undefined && given !== origin) {
-      return reply.code(403).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'cross-origin request' });
-    }
-    if (typeof body?.code !== 'string' || typeof body.code_verifier !== 'string') {
-      return reply.code(400).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: 'code and code_verifier are required' });
-    }
-    const answer = await app.inject({
-      method: 'POST',
-      url: tokenPath,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      payload: new URLSearchParams({
-        grant_type: 'authorization_code',
-        client_id: CONSOLE_CLIENT_ID,
-        redirect_uri: `${origin}${CONSOLE_CALLBACK_PATH}`,
-        code: body.code,
-        code_verifier: body.code_verifier,
-      }).toString(),
-    });
-    return reply.code(answer.statusCode).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(answer.body);
-  });
   app.get('/admin/config.json', async (_request, reply) =>
     secure(reply).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(config),
   );

@@ -149,11 +149,16 @@ async function finishSignIn() {
   if (params.get('iss') && params.get('iss') !== config.issuer) {
     throw new UserFacing('Sign-in did not complete', 'The answer came from an unexpected issuer.');
   }
-  // Relayed by the console's own route to the token endpoint (see routes.ts for why).
-  const response = await fetch('/admin/token', {
+  const response = await fetch(discovery.token_endpoint, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify({ code: params.get('code'), code_verifier: pending.verifier }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: params.get('code'),
+      redirect_uri: config.redirectUri,
+      client_id: config.clientId,
+      code_verifier: pending.verifier,
+    }),
   });
   const tokens = await response.json().catch(() => ({}));
   if (!response.ok || !tokens.access_token) {
