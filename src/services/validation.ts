@@ -78,8 +78,7 @@ export const MAX_PAGE_SIZE = 100;
 export const pageQuery = {
   limit: z
     .string()
-    .regex(/^[1-9][0-9]{0,2}$/, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
-    .refine((s) => Number(s) <= MAX_PAGE_SIZE, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
+    .refine((s) => /^[1-9][0-9]{0,2}$/.test(s) && Number(s) <= MAX_PAGE_SIZE, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
     .optional(),
   cursor: z.string().refine((s) => decodeCursor(s) !== undefined, 'is not a cursor this server gave out').optional(),
 };
