@@ -1,0 +1,98 @@
+import t from 'tap';
+import { adminToken, apiFor, consoleToken } from '../helpers/admin.ts';
+import { startTestApp } from '../helpers/app.ts';
+import { userinfo } from '../helpers/flow.ts';
+
+t.test('users: create, list, read, update, delete', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  const password = 'a long passphrase for alice';
+
+  const created = await api('POST', '/users', { username: 'Alice', email: 'alice@example.com', name: 'Alice Example', password });
+  t.equal(created.status, 201);
+  const alice = created.body;
+  t.equal(created.headers.get('location'), `/api/v1/users/${alice.id}`);
+  t.same(Object.keys(alice), ['id', 'username', 'email', 'name', 'roles', 'disabled', 'createdAt']);
+  t.match(alice, { username: 'Alice', email: 'alice@example.com', name: 'Alice Example', roles: [], disabled: false });
+  t.notMatch(created.text, password, 'the password is never shown');
+  const { rows } = await kh.db.pool.query('SELECT password_hash FROM users WHERE id = $1', [alice.id]);
+  t.match(rows[0].password_hash, /^\$argon2id\$/, 'stored as an argon2id hash');
+
+  const signedIn = await consoleToken(kh, 'alice', password);
+  t.ok(signedIn.token, 'the user signs in with that password (username case does not matter)');
+  t.equal((await apiFor(kh, signedIn.token)('GET', '/users')).status, 403, 'not an admin');
+
+  const dup = await api('POST', '/users', { username: 'ALICE', password: 'another password' });
+  t.equal(dup.status, 409, 'usernames are unique whatever their case');
+  t.match(dup.body, { type: 'https://keyhold.dev/problems/conflict', status: 409, detail: /already taken/ });
+
+  const bob = (await api('POST', '/users', { username: 'bob' })).body;
+  t.match(bob, { username: 'bob', email: null, name: null, roles: [], disabled: false }, 'only a username is needed');
+
+  const list = await api('GET', '/users?limit=2');
+  t.equal(list.status, 200);
+  t.same(list.body.items.map((u: { username: string }) => u.username), ['Alice', 'bob']);
+  t.equal(list.body.nextCursor, null);
+  t.equal((await api('GET', '/users?limit=1')).body.items.length, 1);
+  const second = await api('GET', `/users?limit=1&cursor=${(await api('GET', '/users?limit=1')).body.nextCursor}`);
+  t.same(second.body.items.map((u: { username: string }) => u.username), ['bob'], 'the next page');
+  t.same((await api('GET', `/users/${alice.id}`)).body, alice);
+  t.equal((await api('GET', '/users/00000000-0000-4000-8000-000000000000')).status, 404);
+
+  const patched = await api('PATCH', `/users/${alice.id}`, { name: 'Alice E.', email: null, roles: ['admin'] });
+  t.equal(patched.status, 200);
+  t.match(patched.body, { username: 'Alice', name: 'Alice E.', email: null, roles: ['admin'], disabled: false });
+  t.equal((await apiFor(kh, signedIn.token)('GET', '/users')).status, 403, 'the old token has no admin scope');
+  const asAdmin = await consoleToken(kh, 'Alice', password);
+  t.equal((await apiFor(kh, asAdmin.token)('GET', '/users')).status, 200, 'signed in again, she is an admin');
+
+  const newPassword = 'an even longer passphrase';
+  t.equal((await api('PATCH', `/users/${alice.id}`, { password: newPassword })).status, 200);
+  await t.rejects(consoleToken(kh, 'Alice', password), 'the old password no longer works');
+  const withNew = await consoleToken(kh, 'Alice', newPassword);
+  t.ok(withNew.token, 'the new one does');
+
+  t.equal((await api('PATCH', `/users/${alice.id}`, { disabled: true })).status, 200);
+  t.equal((await userinfo(kh.issuer, withNew.token)).status, 401, 'a disabled user’s tokens stop working');
+  t.equal((await api('PATCH', `/users/${alice.id}`, { disabled: false })).status, 200);
+
+  t.equal((await api('DELETE', `/users/${alice.id}`)).status, 204);
+  t.equal((await api('GET', `/users/${alice.id}`)).status, 404);
+  t.equal((await api('DELETE', `/users/${alice.id}`)).status, 404);
+  const { rows: left } = await kh.db.pool.query('SELECT count(*)::int AS n FROM oidc_payloads WHERE account_id = $1', [alice.id]);
+  t.equal(left[0].n, 0, 'her sessions and tokens are gone');
+  t.equal((await apiFor(kh, withNew.token)('GET', '/users')).status, 401);
+  for (const secret of [password, newPassword]) t.notMatch(kh.logs.text, secret, 'passwords never reach the logs');
+});
+
+t.test('bad user bodies: 400 naming the field, nothing changes', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  const cases: Array<[string, unknown, string, RegExp]> = [
+    ['username missing', { email: 'a@example.com' }, 'username', /./],
+    ['empty username', { username: '' }, 'username', /1 to 64/],
+    ['username with a space', { username: 'a b' }, 'username', /1 to 64/],
+    ['65-character username', { username: 'u'.repeat(65) }, 'username', /1 to 64/],
+    ['username not a string', { username: 42 }, 'username', /string/],
+    ['short password', { username: 'carol', password: 'short' }, 'password', /at least 8/],
+    ['password not a string', { username: 'carol', password: 12345678 }, 'password', /string/],
+    ['bad email', { username: 'carol', email: 'not-an-email' }, 'email', /email/],
+    ['blank name', { username: 'carol', name: '  ' }, 'name', /blank/],
+    ['unknown role', { username: 'carol', roles: ['root'] }, 'roles.0', /"admin"/],
+    ['roles not an array', { username: 'carol', roles: 'admin' }, 'roles', /array/],
+    ['disabled "false"', { username: 'carol', disabled: 'false' }, 'disabled', /boolean/],
+    ['unknown field', { username: 'carol', passwordHash: 'x' }, 'passwordHash', /Unrecognized key/],
+    ['id', { username: 'carol', id: '00000000-0000-4000-8000-000000000000' }, 'id', /set by the server/],
+  ];
+  for (const [what, body, path, message] of cases) {
+    const answer = await api('POST', '/users', body);
+    t.equal(answer.status, 400, `${what}: 400`);
+    t.match(answer.body.errors, [{ path, message }], `${what}: names ${path}`);
+  }
+  const bob = (await api('POST', '/users', { username: 'bob' })).body;
+  const patch = await api('PATCH', `/users/${bob.id}`, { username: 'robert' });
+  t.equal(patch.status, 400);
+  t.match(patch.body.errors, [{ path: 'username', message: /cannot be changed/ }]);
+  t.same((await api('GET', '/users')).body.items.map((u: { username: string }) => u.username), ['bob'], 'only bob was created');
+  t.same((await api('GET', `/users/${bob.id}`)).body, bob, 'and he is unchanged');
+});
