@@ -6,10 +6,14 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { ProblemError } from './errors.ts';
 import { createLogger } from './logger.ts';
-import { hashSecret } from './passwords.ts';
+import { CLIENT_TYPES, createClientsRepo, type ClientType } from './repos/clients.ts';
 import { createKeysRepo } from './repos/keys.ts';
-import { createUsersRepo, UsernameTakenError } from './repos/users.ts';
+import { createProviderModelsRepo } from './repos/provider-models.ts';
+import { createUsersRepo } from './repos/users.ts';
+import { createClientsService, type ClientView } from './services/clients.ts';
+import { createUsersService } from './services/users.ts';
 
 export class CliError extends Error {}
 
@@ -36,6 +40,32 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 
 const print = (ctx: CommandContext, value: unknown, human: string) => ctx.out(ctx.json ? JSON.stringify(value, null, 2) : human);
 
+const clientsService = (db: Database) => createClientsService({ clients: createClientsRepo(db.pool), models: createProviderModelsRepo(db.pool) });
+
+const CLIENT_FLAGS: Record<string, string> = {
+  type: '--type',
+  name: '--name',
+  redirectUris: '--redirect-uri',
+  postLogoutRedirectUris: '--post-logout-redirect-uri',
+  allowRefreshToken: '--allow-refresh-token',
+  accessTokenLifetime: '--access-token-lifetime',
+  roles: '--role',
+  'secret.description': '--secret-description',
+  'secret.expiresAt': '--secret-expires-at',
+  'secret.neverExpires': '--secret-never-expires',
+};
+const USER_FLAGS: Record<string, string> = { username: '--username', email: '--email', name: '--name', password: 'the password' };
+
+/** Turns the service's problem (the admin API's 400/404/409) into one line naming the flags. */
+function explain(flags: Record<string, string>) {
+  return (err: unknown): never => {
+    if (!(err instanceof ProblemError)) throw err;
+    if (!err.errors?.length) throw new CliError(err.message);
+    const flag = (path: string) => flags[path] ?? flags[path.replace(/\.\d+$/, '')] ?? path;
+    throw new CliError(err.errors.map((e) => `${flag(e.path)}: ${e.message}`).join('; '));
+  };
+}
+
 export const commands: Record<string, Command> = {
   migrate: {
     usage: 'migrate',
@@ -58,27 +88,100 @@ export const commands: Record<string, Command> = {
         'password-stdin': { type: 'boolean' },
       });
       if (!values.username) throw new CliError('--username is required');
-      if (!/^[A-Za-z0-9._@-]{1,64}$/.test(values.username)) throw new CliError('--username must be 1 to 64 letters, digits or . _ @ -');
       let password: string | undefined;
-      if (values['password-stdin']) {
-        password = (await ctx.readStdin()).replace(/\r?\n$/, '');
-        if (password.length < 8) throw new CliError('the password read from standard input must be at least 8 characters');
-      }
+      if (values['password-stdin']) password = (await ctx.readStdin()).replace(/\r?\n$/, '');
       const db = await ctx.db();
-      const users = createUsersRepo(db.pool);
-      try {
-        const user = await users.create({
-          username: values.username,
-          email: values.email ?? null,
-          name: values.name ?? null,
-          roles: values.admin ? ['admin'] : [],
-          passwordHash: password ? await hashSecret(password) : null,
-        });
-        print(ctx, user, `created user ${user.username} (${user.id})${password ? '' : '; it has no password yet and cannot sign in'}`);
-      } catch (err) {
-        if (err instanceof UsernameTakenError) throw new CliError(err.message);
-        throw err;
+      const users = createUsersService({ users: createUsersRepo(db.pool), models: createProviderModelsRepo(db.pool) });
+      const user = await users.create({
+        username: values.username,
+        ...(values.email !== undefined ? { email: values.email } : {}),
+        ...(values.name !== undefined ? { name: values.name } : {}),
+        roles: values.admin ? ['admin'] : [],
+        ...(password !== undefined ? { password } : {}),
+      }).catch(explain(USER_FLAGS));
+      print(ctx, user, `created user ${user.username} (${user.id})${password ? '' : '; it has no password yet and cannot sign in'}`);
+    },
+  },
+
+  'clients create': {
+    usage:
+      'clients create --type hybrid|authorization-code|client-credentials --name N [--redirect-uri U]... [--post-logout-redirect-uri U]... ' +
+      '[--allow-refresh-token] [--access-token-lifetime S] [--role admin] [--secret-description D] [--secret-expires-at ISO-8601 | --secret-never-expires]',
+    async run(ctx) {
+      const { values } = parse(ctx.args, {
+        type: { type: 'string' },
+        name: { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+        'post-logout-redirect-uri': { type: 'string', multiple: true },
+        'allow-refresh-token': { type: 'boolean' },
+        'access-token-lifetime': { type: 'string' },
+        role: { type: 'string', multiple: true },
+        'secret-description': { type: 'string' },
+        'secret-expires-at': { type: 'string' },
+        'secret-never-expires': { type: 'boolean' },
+      });
+      if (!values.type) throw new CliError(`--type is required: one of ${CLIENT_TYPES.join(', ')}`);
+      if (values.name === undefined) throw new CliError('--name is required');
+      const lifetime = values['access-token-lifetime'];
+      if (lifetime !== undefined && !/^[0-9]+$/.test(lifetime)) throw new CliError('--access-token-lifetime must be a whole number of seconds from 60 to 3600');
+      const secret = {
+        ...(values['secret-description'] !== undefined ? { description: values['secret-description'] } : {}),
+        ...(values['secret-expires-at'] !== undefined ? { expiresAt: values['secret-expires-at'] } : {}),
+        ...(values['secret-never-expires'] ? { neverExpires: true } : {}),
+      };
+      // The same body POST /api/v1/clients takes: the service applies the same rules to both.
+      const body = {
+        type: values.type,
+        name: values.name,
+        ...(values['redirect-uri'] ? { redirectUris: values['redirect-uri'] } : {}),
+        ...(values['post-logout-redirect-uri'] ? { postLogoutRedirectUris: values['post-logout-redirect-uri'] } : {}),
+        ...(values['allow-refresh-token'] ? { allowRefreshToken: true } : {}),
+        ...(lifetime !== undefined ? { accessTokenLifetime: Number(lifetime) } : {}),
+        ...(values.role ? { roles: values.role } : {}),
+        ...(Object.keys(secret).length ? { secret } : {}),
+      };
+      const db = await ctx.db();
+      const created = await clientsService(db).create(body).catch(explain(CLIENT_FLAGS));
+      const lines = [`created ${created.client.type} client ${JSON.stringify(created.client.name)}`, `client id:     ${created.client.id}`];
+      if (created.secret) {
+        lines.push(`client secret: ${created.secret.value}`);
+        lines.push(`               (shown this once: store it now, it cannot be retrieved later; ${created.secret.expiresAt ? `it expires ${created.secret.expiresAt}` : 'it never expires'})`);
       }
+      print(ctx, created, lines.join('\n'));
+    },
+  },
+
+  'clients list': {
+    usage: 'clients list [--type T]',
+    async run(ctx) {
+      const { values } = parse(ctx.args, { type: { type: 'string' } });
+      const db = await ctx.db();
+      const service = clientsService(db);
+      const items: ClientView[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { items: ClientView[]; nextCursor: string | null } = await service
+          .list({ ...(values.type !== undefined ? { type: values.type as ClientType } : {}), limit: '100', ...(cursor ? { cursor } : {}) })
+          .catch(explain({ type: '--type' }));
+        items.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      const human = items.length
+        ? items.map((c) => `${c.id}  ${c.type.padEnd(18)}  ${c.enabled ? 'enabled ' : 'disabled'}  ${c.name}`).join('\n')
+        : 'no clients';
+      print(ctx, { items, nextCursor: null }, human);
+    },
+  },
+
+  'clients delete': {
+    usage: 'clients delete ID',
+    async run(ctx) {
+      const { positionals } = parse(ctx.args, {}, true);
+      if (positionals.length !== 1) throw new CliError('give exactly one client id');
+      const id = positionals[0]!;
+      const db = await ctx.db();
+      await clientsService(db).delete(id).catch(explain({}));
+      print(ctx, { id, deleted: true }, `deleted client ${id}; its tokens no longer work`);
     },
   },
 
