@@ -311,6 +311,64 @@ t.test('the hybrid-client walk-through in a real browser', async (t) => {
   t.same(problems, [], 'no script errors or CSP violations');
 });
 
+t.test('the other client types: client credentials (with a secret) and authorization code (public)', async (t) => {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const browser = await launch(t);
+  const { page, problems, shot } = await openPage(t, browser, kh, 'other-types');
+  await signIn(page, kh, admin.username, admin.password);
+  await page.waitForURL(`${kh.origin}/admin/#/clients`);
+
+  await page.getByLabel('Client Type').selectOption({ label: 'Client Credentials' });
+  await page.getByText('No client credentials clients yet').waitFor();
+  await page.getByRole('button', { name: 'Add Client' }).click();
+  const pane = page.locator('#client-pane');
+  await pane.getByRole('heading', { name: 'Add Client Credentials Client' }).waitFor();
+  t.notOk(await pane.getByText('Allowed Redirect URL(s)').count(), 'no redirect URLs for a machine client');
+  await pane.getByLabel('Name', { exact: true }).fill('Nightly sync');
+  await pane.getByLabel(/Administrator/).check();
+  await shot('client-credentials-form');
+  await pane.getByRole('button', { name: 'Add', exact: true }).click();
+  const secretDialog = page.getByRole('dialog', { name: 'Add Secret' });
+  await secretDialog.getByLabel('Description').fill('CI');
+  await secretDialog.getByRole('button', { name: 'Add', exact: true }).click();
+  const created = page.getByRole('dialog', { name: 'Client Successfully Created' });
+  const clientId = await created.getByLabel('Client Id', { exact: true }).inputValue();
+  const secret = await created.getByLabel('Client Secret', { exact: true }).inputValue();
+  await shot('client-credentials-created');
+  await created.getByRole('button', { name: 'Close' }).click();
+  await pane.getByRole('heading', { name: 'Nightly sync' }).waitFor();
+
+  const tokens = await tokenRequest(kh, clientId, secret, { grant_type: 'client_credentials', scope: 'admin' });
+  t.equal(tokens.status, 200, 'the client gets a token with scope admin');
+  const { access_token } = await tokens.json();
+  const listed = await fetch(`${kh.origin}/api/v1/clients?type=client-credentials`, { headers: { authorization: `Bearer ${access_token}` } });
+  t.equal(listed.status, 200, 'and calls the admin API with it');
+  t.equal((await listed.json()).items[0]?.id, clientId);
+
+  await page.getByLabel('Client Type').selectOption({ label: 'Authorization Code' });
+  await page.getByRole('button', { name: 'Add Client' }).click();
+  await pane.getByRole('heading', { name: 'Add Authorization Code Client' }).waitFor();
+  await pane.getByLabel('Name', { exact: true }).fill('Single-page app');
+  await pane.getByLabel('Allowed Redirect URL(s)', { exact: true }).fill('https://spa.example.com/callback');
+  await pane.getByLabel('Allowed CORS origin(s)', { exact: true }).fill('https://spa.example.com/');
+  await pane.getByRole('button', { name: 'Add', exact: true }).click();
+  const corsError = pane.locator('[data-path="allowedCorsOrigins"] .error');
+  await corsError.waitFor();
+  t.match(await corsError.textContent(), /https:\/\/spa\.example\.com/, 'a path on an origin is refused beside the field');
+  await pane.getByRole('button', { name: 'Remove https://spa.example.com/', exact: true }).click();
+  await pane.getByLabel('Allowed CORS origin(s)', { exact: true }).fill('https://spa.example.com');
+  await pane.getByRole('button', { name: 'Add', exact: true }).click();
+  const publicCreated = page.getByRole('dialog', { name: 'Client Successfully Created' });
+  await publicCreated.waitFor();
+  t.equal(await publicCreated.getByLabel('Client Secret', { exact: true }).count(), 0, 'a public client has no secret to show');
+  await shot('authorization-code-created');
+  await publicCreated.getByRole('button', { name: 'Close' }).click();
+  await pane.getByRole('heading', { name: 'Single-page app' }).waitFor();
+  t.notOk(await pane.getByRole('button', { name: 'Add Secret' }).count(), 'and no secrets section');
+  t.same(problems, [], 'no script errors or CSP violations');
+});
+
 t.test('the Users page: add, disable, reset a password', async (t) => {
   const kh = await startTestApp(t);
   const admin = await createUser(kh.users, { roles: ['admin'] });
