@@ -863,6 +863,7 @@ async function renderClients(selectedId) {
       h('h3', {}, 'Settings'),
       h('dl', { class: 'settings' }, settings.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
       h('div', { class: 'actions' }, editButton, deleteButton),
+      h('p', { class: 'hint' }, 'Changes take effect on the application’s next request.'),
     ];
     if (has(client.type, 'secrets')) content.push(secretsSection(client, secrets));
     pane.replaceChildren(...content);
