@@ -355,7 +355,7 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
     async addSecret(id: string, body: unknown): Promise<NewSecretView> {
       const client = await existing(id);
       if (!hasSecrets(client.type)) throw conflict(`${client.type} clients are public: they hold no secrets`);
-      const input = parseOrThrow(secretInputSchema, body ?? {});
+      const input = parseOrThrow(secretInputSchema, body === undefined ? {} : body);
       const secret = await newSecret(input);
       try {
         const stored = await clients.addSecret(id, secret.stored);

@@ -187,6 +187,9 @@ t.test('secrets: add with description and expiry, at most 10, delete; expired an
   t.match(eleventh.body, { status: 409, detail: /at most 10 secrets/ });
   t.equal((await api('GET', `/clients/${id}/secrets`)).body.length, 10);
 
+  for (const body of [null, [], 'x', { value: 'chosen-by-me' }, { neverExpires: 'yes' }]) {
+    t.equal((await api('POST', `/clients/${id}/secrets`, body)).status, 400, `secret body ${JSON.stringify(body)}: 400`);
+  }
   const bad = await api('POST', `/clients/${id}/secrets`, { expiresAt: new Date(Date.now() - 1000).toISOString() });
   t.equal(bad.status, 400);
   t.match(bad.body.errors, [{ path: 'expiresAt', message: /in the future/ }]);
