@@ -116,12 +116,20 @@ export const TYPES_WITH_SECRETS: readonly ClientType[] = ['hybrid', 'client-cred
 const hasSecrets = (type: ClientType) => TYPES_WITH_SECRETS.includes(type);
 const SERVER_SET = ['id', 'createdAt', 'updatedAt', 'secrets'];
 
+const EXPIRY_FORMAT = 'must be an ISO-8601 date and time, such as 2030-01-31T00:00:00Z, or a date, such as 2030-01-31';
+const isoDateTime = z.iso.datetime({ offset: true });
+const isoDate = z.iso.date();
+
 export const secretInputSchema = z
   .strictObject({
     description: text(0, 100).optional(),
-    expiresAt: z.iso
-      .datetime({ offset: true, error: 'must be an ISO-8601 date and time, such as 2030-01-31T00:00:00Z' })
-      .refine((s) => new Date(s).getTime() > Date.now(), 'must be in the future')
+    // A date and time with its offset, or a date alone (midnight UTC).
+    expiresAt: z
+      .string({ error: EXPIRY_FORMAT })
+      .superRefine((value, ctx) => {
+        if (!isoDateTime.safeParse(value).success && !isoDate.safeParse(value).success) ctx.addIssue({ code: 'custom', message: EXPIRY_FORMAT });
+        else if (!(new Date(value).getTime() > Date.now())) ctx.addIssue({ code: 'custom', message: 'must be in the future' });
+      })
       .optional(),
     neverExpires: z.boolean().optional(),
   })
@@ -153,7 +161,7 @@ function misplacedKeys(body: Record<string, unknown>, type: ClientType, mode: 'c
     if (SERVER_SET.includes(key)) problems.push({ path: key, message: 'is set by the server and cannot be written' });
     else if (key === 'type' && mode === 'update') problems.push({ path: key, message: 'is fixed at creation' });
     else if (key === 'secret' && mode === 'create' && !hasSecrets(type)) problems.push({ path: key, message: `${type} clients are public: they hold no secrets` });
-    else if (key in fields && !FIELDS_BY_TYPE[type].includes(key as FieldName)) problems.push({ path: key, message: `does not apply to ${type} clients` });
+    else if (Object.hasOwn(fields, key) && !FIELDS_BY_TYPE[type].includes(key as FieldName)) problems.push({ path: key, message: `does not apply to ${type} clients` });
     else rest[key] = value;
   }
   return { problems, rest };

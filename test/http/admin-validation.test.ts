@@ -64,6 +64,10 @@ const BAD_CLIENTS: Array<[string, unknown, string, RegExp]> = [
   ['enabled "true"', hybrid({ enabled: 'true' }), 'enabled', /boolean/],
   ['allowRefreshToken 1', hybrid({ allowRefreshToken: 1 }), 'allowRefreshToken', /boolean/],
   ['unknown field', hybrid({ colour: 'blue' }), 'colour', /Unrecognized key/],
+  ['constructor as a field', hybrid({ constructor: 'x' }), 'constructor', /Unrecognized key/],
+  ['toString as a field', hybrid({ toString: 'x' }), 'toString', /Unrecognized key/],
+  ['secret expiry a past date', hybrid({ secret: { expiresAt: '2001-01-01' } }), 'secret.expiresAt', /in the future/],
+  ['secret expiry an impossible date', hybrid({ secret: { expiresAt: '2030-02-30' } }), 'secret.expiresAt', /ISO-8601/],
   ['id given', hybrid({ id: '00000000-0000-4000-8000-000000000000' }), 'id', /set by the server/],
   ['secrets given', hybrid({ secrets: [] }), 'secrets', /set by the server/],
   ['roles on a hybrid client', hybrid({ roles: ['admin'] }), 'roles', /does not apply to hybrid clients/],
@@ -149,7 +153,7 @@ t.test('bad PATCH bodies are refused and change nothing', async (t) => {
 t.test('malformed JSON, wrong media types, bodies over 1 MiB, bad queries', async (t) => {
   const kh = await startTestApp(t);
   const { api } = await adminToken(kh);
-  for (const raw of ['{', '{"type": "hybrid",}', "{'type': 'hybrid'}", 'hybrid', '']) {
+  for (const raw of ['{', '{"type": "hybrid",}', "{'type': 'hybrid'}", 'hybrid', '', '{"type":"hybrid","__proto__":{"enabled":false}}']) {
     const answer = await api('POST', '/clients', undefined, { raw });
     t.equal(answer.status, 400, `malformed JSON ${JSON.stringify(raw)}: 400`);
     t.match(answer.body, { type: 'https://keyhold.dev/problems/malformed-json', status: 400 });
@@ -159,6 +163,10 @@ t.test('malformed JSON, wrong media types, bodies over 1 MiB, bad queries', asyn
     t.equal(answer.status, 415, `${type}: 415`);
     t.match(answer.headers.get('content-type'), /^application\/problem\+json/);
   }
+  const dated = await api('POST', '/clients', hybrid({ secret: { expiresAt: '2999-12-31' } }));
+  t.equal(dated.status, 201, 'a date alone is an accepted expiry');
+  t.equal(dated.body.secret.expiresAt, '2999-12-31T00:00:00.000Z');
+  t.equal((await api('DELETE', `/clients/${dated.body.client.id}`)).status, 204);
   const big = JSON.stringify(hybrid({ name: 'x'.repeat(1024 * 1024) }));
   const tooLarge = await api('POST', '/clients', undefined, { raw: big });
   t.equal(tooLarge.status, 413, 'a body over 1 MiB: 413');
