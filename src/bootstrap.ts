@@ -5,7 +5,7 @@ import type { UsersRepo } from './repos/users.ts';
 export const ADMIN_ROLE = 'admin';
 
 /**
- * Creates the first administrator when no user holds the admin role. Returns the generated password
+ * Creates the first administrator when no enabled user holds the admin role. Returns the generated password
  * (to be shown once) when none was configured; undefined when nothing was created or the password was given.
  */
 export async function ensureAdmin(
@@ -16,9 +16,11 @@ export async function ensureAdmin(
   const generated = password ? undefined : randomBytes(18).toString('base64url');
   const existing = await users.findCredentials(username);
   if (existing) {
-    // A user by that name exists but is not an admin: promote it rather than fail the start.
+    // A user by that name exists but is not an enabled admin: promote (and enable) it rather than fail
+    // the start. This is also the way back in when every administrator was disabled.
     await users.update(existing.user.id, {
       roles: [...new Set([...existing.user.roles, ADMIN_ROLE])],
+      disabled: false,
       ...(password || generated ? { passwordHash: await hashSecret((password ?? generated)!) } : {}),
     });
   } else {

@@ -128,8 +128,9 @@ export function createUsersRepo(pool: Pool) {
       return rowCount === 1;
     },
 
+    /** Whether an enabled user holds the role. */
     async anyWithRole(role: string): Promise<boolean> {
-      const { rowCount } = await pool.query('SELECT 1 FROM users WHERE $1 = ANY (roles) LIMIT 1', [role]);
+      const { rowCount } = await pool.query('SELECT 1 FROM users WHERE $1 = ANY (roles) AND NOT disabled LIMIT 1', [role]);
       return (rowCount ?? 0) > 0;
     },
   };
