@@ -41,7 +41,13 @@ let tail = '';
 const code = await new Promise<number>((resolve) => {
   const child = spawn(join(import.meta.dirname, '..', 'node_modules', '.bin', 'tap'), process.argv.slice(2), {
     stdio: ['inherit', 'pipe', 'inherit'],
-    env: { ...process.env, TEST_DATABASE_URL: serverUrl, TAP_TYPE_STRIP_ONLY: '1' },
+    // node_modules/.bin first: the test processes run on the pinned Node 24 however this was started.
+    env: {
+      ...process.env,
+      PATH: `${join(import.meta.dirname, '..', 'node_modules', '.bin')}:${process.env.PATH ?? ''}`,
+      TEST_DATABASE_URL: serverUrl,
+      TAP_TYPE_STRIP_ONLY: '1',
+    },
   });
   child.stdout.on('data', (chunk: Buffer) => {
     process.stdout.write(chunk);

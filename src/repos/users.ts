@@ -128,6 +128,15 @@ export function createUsersRepo(pool: Pool) {
       return rowCount === 1;
     },
 
+    /** Whether an enabled user other than `exceptId` holds the role. */
+    async anyOtherWithRole(role: string, exceptId: string): Promise<boolean> {
+      const { rowCount } = await pool.query(
+        'SELECT 1 FROM users WHERE $1 = ANY (roles) AND NOT disabled AND id <> $2 LIMIT 1',
+        [role, exceptId],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
     /** Whether an enabled user holds the role. */
     async anyWithRole(role: string): Promise<boolean> {
       const { rowCount } = await pool.query('SELECT 1 FROM users WHERE $1 = ANY (roles) AND NOT disabled LIMIT 1', [role]);

@@ -86,6 +86,8 @@ function parseBody<T extends z.ZodType>(schema: T, body: unknown, mode: 'create'
 }
 
 const notFoundUser = (id: string) => notFound(`there is no user with id ${JSON.stringify(id)}`);
+const lastAdmin = (what: string) =>
+  conflict(`this is the last enabled administrator: it cannot be ${what}; make another user an administrator first`);
 
 export interface UsersServiceDeps {
   users: UsersRepo;
@@ -125,9 +127,15 @@ export function createUsersService({ users, models }: UsersServiceDeps) {
     },
 
     async update(id: string, body: unknown): Promise<UserView> {
-      if (!(await users.findById(id))) throw notFoundUser(id);
+      const current = await users.findById(id);
+      if (!current) throw notFoundUser(id);
       const input = parseBody(updateSchema, body, 'update');
       const { password, ...changes } = input;
+      const isAdmin = current.roles.includes('admin') && !current.disabled;
+      const staysAdmin = (changes.roles ?? current.roles).includes('admin') && !(changes.disabled ?? current.disabled);
+      if (isAdmin && !staysAdmin && !(await users.anyOtherWithRole('admin', id))) {
+        throw lastAdmin(changes.disabled ? 'disabled' : 'lose the admin role');
+      }
       const user = await users.update(id, {
         ...changes,
         ...(password === undefined ? {} : { passwordHash: await hashSecret(password) }),
@@ -138,6 +146,11 @@ export function createUsersService({ users, models }: UsersServiceDeps) {
 
     /** Deletes a user; their sessions, grants and tokens go with them, at once. */
     async delete(id: string): Promise<void> {
+      const current = await users.findById(id);
+      if (!current) throw notFoundUser(id);
+      if (current.roles.includes('admin') && !current.disabled && !(await users.anyOtherWithRole('admin', id))) {
+        throw lastAdmin('deleted');
+      }
       if (!(await users.delete(id))) throw notFoundUser(id);
       await models.revokeByAccountId(id);
     },

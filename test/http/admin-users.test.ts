@@ -52,7 +52,15 @@ t.test('users: create, list, read, update, delete', async (t) => {
   const withNew = await consoleToken(kh, 'Alice', newPassword);
   t.ok(withNew.token, 'the new one does');
 
-  t.equal((await api('PATCH', `/users/${alice.id}`, { disabled: true })).status, 200);
+  const last = await api('PATCH', `/users/${alice.id}`, { disabled: true });
+  t.equal(last.status, 409, 'the last enabled administrator cannot be disabled');
+  t.match(last.body.detail, /last enabled administrator/);
+  t.equal((await api('DELETE', `/users/${alice.id}`)).status, 409, 'nor deleted');
+  t.equal((await api('PATCH', `/users/${alice.id}`, { roles: [] })).status, 409, 'nor lose the admin role');
+  t.equal((await api('GET', `/users/${alice.id}`)).body.disabled, false, 'nothing changed');
+  t.equal((await api('PATCH', `/users/${bob.id}`, { roles: ['admin'] })).status, 200);
+
+  t.equal((await api('PATCH', `/users/${alice.id}`, { disabled: true })).status, 200, 'with another administrator, she can be');
   t.equal((await userinfo(kh.issuer, withNew.token)).status, 401, 'a disabled user’s tokens stop working');
   t.equal((await api('PATCH', `/users/${alice.id}`, { disabled: false })).status, 200);
 
