@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
 import t, { type Test } from 'tap';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { Agent, loginForm } from '../helpers/browserless.ts';
@@ -9,17 +10,7 @@ import { basicAuth, createUser } from '../helpers/fixtures.ts';
 
 /** Screenshots of every step; test-artifacts/ is ignored by git. */
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'console');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const APP_CALLBACK = 'https://app.example.com/callback';
-
-async function launch(t: Test): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
-  return browser;
-}
 
 /** A page that records script errors and CSP violations, and saves numbered screenshots. */
 async function openPage(t: Test, browser: Browser, kh: TestApp, name: string) {
@@ -124,7 +115,7 @@ t.test('the console page is strict about what it loads', async (t) => {
 t.test('a user without the admin role is told so (issuer below a path)', async (t) => {
   const kh = await startTestApp(t, { issuerPath: '/oidc' });
   const user = await createUser(kh.users);
-  const browser = await launch(t);
+  const browser = await launchChromium(t);
   const { page, problems, shot } = await openPage(t, browser, kh, 'non-admin');
   await signIn(page, kh, user.username, user.password);
   await page.getByRole('heading', { name: 'You need the admin role' }).waitFor();
@@ -138,7 +129,7 @@ t.test('a user without the admin role is told so (issuer below a path)', async (
 t.test('the hybrid-client walk-through in a real browser', async (t) => {
   const kh = await startTestApp(t);
   const admin = await createUser(kh.users, { roles: ['admin'] });
-  const browser = await launch(t);
+  const browser = await launchChromium(t);
   const { page, problems, shot } = await openPage(t, browser, kh, 'walk-through');
 
   // Sign in through Keyhold's own authorization-code flow with PKCE.
@@ -314,7 +305,7 @@ t.test('the hybrid-client walk-through in a real browser', async (t) => {
 t.test('the other client types: client credentials (with a secret) and authorization code (public)', async (t) => {
   const kh = await startTestApp(t);
   const admin = await createUser(kh.users, { roles: ['admin'] });
-  const browser = await launch(t);
+  const browser = await launchChromium(t);
   const { page, problems, shot } = await openPage(t, browser, kh, 'other-types');
   await signIn(page, kh, admin.username, admin.password);
   await page.waitForURL(`${kh.origin}/admin/#/clients`);
@@ -372,7 +363,7 @@ t.test('the other client types: client credentials (with a secret) and authoriza
 t.test('the Users page: add, disable, reset a password', async (t) => {
   const kh = await startTestApp(t);
   const admin = await createUser(kh.users, { roles: ['admin'] });
-  const browser = await launch(t);
+  const browser = await launchChromium(t);
   const { page, problems, shot } = await openPage(t, browser, kh, 'users');
   await signIn(page, kh, admin.username, admin.password);
   await page.waitForURL(`${kh.origin}/admin/#/clients`);

@@ -2,7 +2,8 @@ import { mkdir } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import * as client from 'openid-client';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
 import t, { type Test } from 'tap';
 import { freePort, startTestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
@@ -13,7 +14,6 @@ import { createClient, createUser } from '../helpers/fixtures.ts';
  */
 
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'flow');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const LIFETIME = 900;
 
 /** What arrived at the app: a form_post (or a fragment posted back by the callback page), or a GET. */
@@ -85,15 +85,6 @@ fetch('/fragment', { method: 'POST', headers: { 'content-type': 'application/x-w
   };
 }
 
-async function launch(t: Test): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
-  return browser;
-}
-
 async function openPage(t: Test, browser: Browser, name: string): Promise<{ page: Page; shot: (label: string) => Promise<void> }> {
   await mkdir(ARTIFACTS, { recursive: true });
   const context = await browser.newContext();
@@ -126,7 +117,7 @@ t.test('hybrid sign-in in a real browser, with openid-client as the app', async 
     allowRefreshToken: true,
     accessTokenLifetime: LIFETIME,
   });
-  const browser = await launch(t);
+  const browser = await launchChromium(t);
 
   for (const mode of ['form_post', 'fragment'] as const) {
     t.test(`response_mode=${mode}`, async (t) => {

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
 import t from 'tap';
 import { createExampleApp } from '../../examples/hybrid-web-app/app.ts';
 import { freePort, startTestApp } from '../helpers/app.ts';
@@ -9,7 +9,6 @@ import { createClient, createUser } from '../helpers/fixtures.ts';
 /** The example app of examples/README.md, driven through headless Chromium against a real Keyhold. */
 
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'flow');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 t.test('the example app signs in, shows who is signed in, refreshes and signs out', async (t) => {
   const kh = await startTestApp(t);
@@ -29,11 +28,7 @@ t.test('the example app signs in, shows who is signed in, refreshes and signs ou
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   page.setDefaultTimeout(15_000);
   await mkdir(ARTIFACTS, { recursive: true });
