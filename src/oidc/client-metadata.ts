@@ -1,3 +1,4 @@
+import { isNativeUrl } from '../redirect-uris.ts';
 import type { Client } from '../repos/clients.ts';
 
 /** Keyhold-specific client metadata carried through oidc-provider (see `extraClientMetadata`). */
@@ -8,14 +9,10 @@ export const EXTRA_CLIENT_METADATA = [
   'keyhold_allowed_cors_origins',
 ] as const;
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
-
 /** A native app's URL: http on a loopback host, or a private-use scheme (RFC 8252). */
 export function isNativeRedirectUri(uri: string): boolean {
   const url = URL.parse(uri);
-  if (!url) return false;
-  if (url.protocol === 'http:') return LOOPBACK_HOSTS.has(url.hostname);
-  return url.protocol !== 'https:';
+  return url !== null && isNativeUrl(url);
 }
 
 /**

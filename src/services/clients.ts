@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { conflict, notFound, type FieldProblem } from '../errors.ts';
 import { hashSecret } from '../passwords.ts';
+import { isNativeUrl, LOOPBACK_HOSTS } from '../redirect-uris.ts';
 import {
   CLIENT_TYPES,
   MAX_SECRETS_PER_CLIENT,
@@ -12,7 +13,7 @@ import {
   type ClientType,
 } from '../repos/clients.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
-import { invalid, isPlainObject, page, pageQuery, parseOrThrow, text, fieldProblems, type Page } from './validation.ts';
+import { invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, text, fieldProblems, type Page } from './validation.ts';
 
 /**
  * Clients and their secrets, with every rule of the admin API (PRODUCT.md, "Client" and "Secret").
@@ -25,7 +26,6 @@ export const SECRET_BYTES = 32;
 export const DEFAULT_SECRET_LIFETIME_MS = 365 * 24 * 3600 * 1000;
 export const CLIENT_ROLES = ['admin'] as const;
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '[::1]', 'localhost']);
 /** RFC 8252 section 7.1: a private-use scheme in reverse-domain form, e.g. `com.example.app`. */
 const REVERSE_DOMAIN_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9][a-z0-9+-]*)+:$/;
 
@@ -68,7 +68,6 @@ export function corsOriginProblem(origin: string): string | undefined {
   return `${quote(origin)} must be https, or http on a loopback host`;
 }
 
-const isNative = (url: URL) => url.protocol !== 'https:';
 const isHttpsLoopback = (url: URL) => url.protocol === 'https:' && LOOPBACK_HOSTS.has(url.hostname);
 
 function uriList(min: number, check: (value: string) => string | undefined) {
@@ -79,11 +78,7 @@ function uriList(min: number, check: (value: string) => string | undefined) {
     }))
     .min(min, min === 1 ? 'must list at least one URL' : `must list at least ${min} URLs`)
     .max(MAX_URIS, `must list at most ${MAX_URIS} URLs`)
-    .superRefine((values, ctx) => {
-      values.forEach((value, i) => {
-        if (values.indexOf(value) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `${quote(value)} is listed twice` });
-      });
-    });
+    .superRefine(noDuplicates(quote));
 }
 
 const lifetimeRule = 'must be a whole number of seconds from 60 to 3600';
@@ -97,11 +92,7 @@ const fields = {
   allowedCorsOrigins: uriList(0, corsOriginProblem),
   roles: z
     .array(z.enum(CLIENT_ROLES, { error: `must be one of ${CLIENT_ROLES.map((r) => `"${r}"`).join(', ')}` }))
-    .superRefine((values, ctx) => {
-      values.forEach((value, i) => {
-        if (values.indexOf(value) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `"${value}" is listed twice` });
-      });
-    }),
+    .superRefine(noDuplicates()),
 };
 type FieldName = keyof typeof fields;
 
@@ -173,7 +164,7 @@ function mixProblems(redirectUris: string[], postLogoutRedirectUris: string[]): 
     ...redirectUris.map((uri, i) => ({ uri, path: `redirectUris.${i}` })),
     ...postLogoutRedirectUris.map((uri, i) => ({ uri, path: `postLogoutRedirectUris.${i}` })),
   ].map((entry) => ({ ...entry, url: new URL(entry.uri) }));
-  if (!all.some((e) => isNative(e.url))) return [];
+  if (!all.some((e) => isNativeUrl(e.url))) return [];
   return all
     .filter((e) => isHttpsLoopback(e.url))
     .map((e) => ({

@@ -3,7 +3,7 @@ import { conflict, notFound, type FieldProblem } from '../errors.ts';
 import { hashSecret } from '../passwords.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
 import { UsernameTakenError, type User, type UsersRepo } from '../repos/users.ts';
-import { fieldProblems, invalid, isPlainObject, page, pageQuery, parseOrThrow, text, type Page } from './validation.ts';
+import { fieldProblems, invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, text, type Page } from './validation.ts';
 
 /** Users, with the admin API's rules; the admin API routes and the CLI both go through here. */
 
@@ -17,11 +17,7 @@ const fields = {
   name: text(1, 100).nullable(),
   roles: z
     .array(z.enum(USER_ROLES, { error: `must be one of ${USER_ROLES.map((r) => `"${r}"`).join(', ')}` }))
-    .superRefine((values, ctx) => {
-      values.forEach((value, i) => {
-        if (values.indexOf(value) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `"${value}" is listed twice` });
-      });
-    }),
+    .superRefine(noDuplicates()),
   disabled: z.boolean(),
   password: z
     .string({ error: 'must be a string' })

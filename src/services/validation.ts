@@ -31,6 +31,15 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, pre
   return result.data;
 }
 
+/** A superRefine that names each repeated item of a list ("... is listed twice"), at its index. */
+export function noDuplicates(show: (value: string) => string = (value) => JSON.stringify(value)) {
+  return (values: readonly string[], ctx: z.RefinementCtx) => {
+    values.forEach((value, i) => {
+      if (values.indexOf(value) !== i) ctx.addIssue({ code: 'custom', path: [i], message: `${show(value)} is listed twice` });
+    });
+  };
+}
+
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
