@@ -53,8 +53,6 @@ function hintMatchesSession(ctx: KoaContextWithOIDC): boolean {
   return accountId !== undefined && hint?.payload?.sub === accountId;
 }
 
-const GRANT_TYPE_NOT_ALLOWED = 'requested grant type is not allowed for this client';
-
 export function createProvider(deps: ProviderDeps): Provider {
   /** A token is worth something only while its client, and its user if it has one, still exist and are enabled. */
   async function tokenStillBacked(ctx: KoaContextWithOIDC, token: { clientId?: string; accountId?: string; kind: string }): Promise<boolean> {
@@ -288,24 +286,17 @@ ${form}
     return client;
   };
 
-  // A refresh token presented by a client that no longer allows refresh tokens (allowRefreshToken was
-  // turned off) is refused with RFC 6749's unauthorized_client, and destroyed, so turning the setting back
-  // on does not revive it.
+  // oidc-provider answers a grant type the client may not use with invalid_request; RFC 6749 says
+  // unauthorized_client (e.g. a refresh after allowRefreshToken was turned off: the clients repository
+  // has already ended those refresh tokens).
   provider.use(async (ctx, next) => {
     await next();
+    const grantType = ctx.oidc?.params?.['grant_type'];
+    const client = ctx.oidc?.client;
     const body = ctx.body as { error?: string; error_description?: string } | undefined;
-    if (ctx.oidc?.route !== 'token' || ctx.status !== 400 || body?.error_description !== GRANT_TYPE_NOT_ALLOWED) return;
-    ctx.body = { error: 'unauthorized_client', error_description: GRANT_TYPE_NOT_ALLOWED };
-    const presented = ctx.oidc.params?.['refresh_token'];
-    const clientId = ctx.oidc.client?.clientId;
-    if (ctx.oidc.params?.['grant_type'] === 'refresh_token' && typeof presented === 'string' && clientId) {
-      try {
-        const token = await ctx.oidc.provider.RefreshToken.find(presented, { ignoreExpiration: true });
-        if (token?.clientId === clientId) await token.destroy();
-      } catch (err) {
-        deps.logger.warn({ err }, 'could not destroy a refresh token of a client without refresh tokens');
-      }
-    }
+    if (ctx.oidc?.route !== 'token' || ctx.status !== 400 || body?.error !== 'invalid_request') return;
+    if (typeof grantType !== 'string' || !client || client.grantTypeAllowed(grantType)) return;
+    ctx.body = { ...body, error: 'unauthorized_client' };
   });
 
   provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));

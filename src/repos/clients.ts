@@ -210,6 +210,11 @@ export function createClientsRepo(pool: Pool) {
           [id, ...columns.map(([, value]) => value)],
         );
         if (!rows[0]) return undefined;
+        // A client that stops allowing refresh tokens ends the ones it holds, in the same transaction:
+        // turning the setting back on later does not revive them.
+        if (changes.allowRefreshToken === false) {
+          await db.query("DELETE FROM oidc_payloads WHERE model = 'RefreshToken' AND client_id = $1", [id]);
+        }
         await notifyChange(db, id);
         return toClient(rows[0]);
       });
@@ -264,13 +269,16 @@ export function createClientsRepo(pool: Pool) {
       });
     },
 
-    /** The unexpired secret hashes of an enabled client, for client authentication. */
+    /**
+     * The unexpired secret hashes of a client, for client authentication. Whether the client is enabled
+     * is not asked again here: the provider never loads a disabled client, so never asks for its secrets.
+     */
     async activeSecretHashes(clientId: string): Promise<SecretHash[]> {
       if (!isUuid(clientId)) return [];
       const { rows } = await pool.query<{ id: string; secret_hash: string; expires_at: Date | null }>(
-        `SELECT s.id, s.secret_hash, s.expires_at FROM client_secrets s JOIN clients c ON c.id = s.client_id
-         WHERE s.client_id = $1 AND c.enabled AND (s.expires_at IS NULL OR s.expires_at > now())
-         ORDER BY s.created_at DESC`,
+        `SELECT id, secret_hash, expires_at FROM client_secrets
+         WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > now())
+         ORDER BY created_at DESC`,
         [clientId],
       );
       return rows.map((r) => ({ id: r.id, hash: r.secret_hash, expiresAt: r.expires_at }));

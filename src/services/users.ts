@@ -43,15 +43,8 @@ const updateSchema = z.strictObject({
 const listQuerySchema = z.strictObject(pageQuery);
 const SERVER_SET = ['id', 'createdAt', 'updatedAt'];
 
-export interface UserView {
-  id: string;
-  username: string;
-  email: string | null;
-  name: string | null;
-  roles: string[];
-  disabled: boolean;
-  createdAt: string;
-}
+/** A user as the API answers it: the stored user, dates as ISO-8601, without updatedAt. */
+export type UserView = Omit<User, 'createdAt' | 'updatedAt'> & { createdAt: string };
 
 /** A user as the API shows it; the password (hash) never leaves the server. */
 export function serializeUser(user: User): UserView {

@@ -11,6 +11,20 @@ export function pkce() {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
+/** A plain `code` authorization request (state, nonce and an S256 challenge whose verifier is dropped). */
+export function codeRequest(clientId: string, redirectUri: string): Record<string, string> {
+  return {
+    client_id: clientId,
+    response_type: 'code',
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    state: random(),
+    nonce: random(),
+    code_challenge: pkce().challenge,
+    code_challenge_method: 'S256',
+  };
+}
+
 export function decodeJwt(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'));
 }

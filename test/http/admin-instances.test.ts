@@ -1,7 +1,7 @@
 import t from 'tap';
 import { adminToken, apiFor, clientCredentials } from '../helpers/admin.ts';
 import { startTestApp } from '../helpers/app.ts';
-import { Agent, authorize, pkce, post, random } from '../helpers/flow.ts';
+import { Agent, authorize, codeRequest, post } from '../helpers/flow.ts';
 import { createUser } from '../helpers/fixtures.ts';
 
 /** Two Keyhold instances on one database: a change made through one is in force on the other's next request. */
@@ -27,16 +27,7 @@ t.test('a change through one instance is seen by another on its next request', a
   // Redirect URLs changed on A are what B's authorization endpoint accepts next.
   t.equal((await apiA('PATCH', `/clients/${client.id}`, { redirectUris: ['https://app.example.com/new-cb'] })).status, 200);
   const { username, password } = await createUser(b.users);
-  const params = (redirectUri: string) => ({
-    client_id: client.id,
-    response_type: 'code',
-    redirect_uri: redirectUri,
-    scope: 'openid',
-    state: random(),
-    nonce: random(),
-    code_challenge: pkce().challenge,
-    code_challenge_method: 'S256',
-  });
+  const params = (redirectUri: string) => codeRequest(client.id, redirectUri);
   const old = await authorize(new Agent(), b.issuer, params('https://app.example.com/cb'));
   t.equal(old.via, 'page', 'the old URL is refused on B');
   t.match(old.html, /redirect_uri/);

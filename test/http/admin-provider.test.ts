@@ -1,7 +1,7 @@
 import t from 'tap';
 import { adminToken } from '../helpers/admin.ts';
 import { startTestApp } from '../helpers/app.ts';
-import { Agent, pkce, random } from '../helpers/flow.ts';
+import { Agent, codeRequest } from '../helpers/flow.ts';
 
 /** Whatever the admin API accepts, the provider accepts too: the client loads and its redirect URLs are honoured. */
 t.test('every kind of URL the admin API accepts works at the authorization endpoint', async (t) => {
@@ -24,16 +24,7 @@ t.test('every kind of URL the admin API accepts works at the authorization endpo
     t.ok(await kh.provider.Client.find(id), 'the provider loads the client');
     for (const redirectUri of body.redirectUris as string[]) {
       const url = new URL(`${kh.issuer}/auth`);
-      url.search = new URLSearchParams({
-        client_id: id,
-        response_type: 'code',
-        redirect_uri: redirectUri,
-        scope: 'openid',
-        state: random(),
-        nonce: random(),
-        code_challenge: pkce().challenge,
-        code_challenge_method: 'S256',
-      }).toString();
+      url.search = new URLSearchParams(codeRequest(id, redirectUri)).toString();
       const answer = await new Agent().follow(url.href, kh.origin);
       t.match(answer.url, /\/interaction\/[\w-]+$/, `the provider takes ${redirectUri.slice(0, 60)} and shows the sign-in page`);
     }

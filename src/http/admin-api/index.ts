@@ -40,8 +40,8 @@ export async function adminApi(app: FastifyInstance, deps: AdminApiDeps) {
     if (err instanceof BearerError) reply.header('www-authenticate', err.challenge);
     return sendProblem(err, request, reply);
   });
+  // The onRequest hook below runs for this handler too: an unknown path is authenticated once, like any other.
   app.setNotFoundHandler(async (request, reply) => {
-    await authenticate(request);
     return sendProblem(notFound(`there is no ${request.method} ${request.url.split('?')[0]} in the admin API`), request, reply);
   });
 
