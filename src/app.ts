@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.ts';
+import { Keyring } from './crypto/keyring.ts';
 import { listen } from './db/listener.ts';
 import type { Pool } from './db/pool.ts';
 import { sendProblem } from './errors.ts';
@@ -12,6 +13,7 @@ import { interactionRoutes } from './http/interaction/routes.ts';
 import { mountProvider } from './http/provider-mount.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
+import { createClientCache } from './oidc/client-cache.ts';
 import { createSecretVerifier } from './oidc/client-secrets.ts';
 import { createProvider } from './oidc/provider.ts';
 import { CLIENT_CHANGES_CHANNEL, createClientsRepo } from './repos/clients.ts';
@@ -27,10 +29,10 @@ export interface AppOptions {
   /** The connection string behind `pool`, for the LISTEN connection. */
   databaseUrl: string;
   logger: Logger;
+  /** Seals signing and cookie keys at rest (see encryption-keys.ts); by default one of `config.encryptionKeys`. */
+  keyring?: Keyring;
   /** How often expired provider rows are swept, in ms. */
   sweepIntervalMs?: number;
-  /** How long a verified client secret is trusted without argon2 (0 disables the cache; benchmarks). */
-  secretCacheTtlMs?: number;
 }
 
 export interface Keyhold {
@@ -46,15 +48,29 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   const users = createUsersRepo(pool);
   const clients = createClientsRepo(pool);
   const models = createProviderModelsRepo(pool);
-  const keys = await createKeysRepo(pool).ensure();
-  const secrets = createSecretVerifier(clients, options.secretCacheTtlMs === undefined ? {} : { ttlMs: options.secretCacheTtlMs });
+  const keys = await createKeysRepo(pool, options.keyring ?? new Keyring(config.encryptionKeys)).ensure();
   const metrics = createMetrics();
+
+  // Every instance keeps the clients it serves until a change to one is announced on this channel;
+  // while the LISTEN connection is down, it reads every client through (see client-cache.ts).
+  let clientCache: ReturnType<typeof createClientCache> | undefined;
+  const listener = listen(options.databaseUrl, CLIENT_CHANGES_CHANNEL, (clientId) => clientCache?.invalidate(clientId), {
+    onError: (err) => logger.warn({ err }, 'client-change listener lost its connection'),
+    onUp: () => clientCache?.clear(),
+    onDown: () => clientCache?.clear(),
+  });
+  clientCache = createClientCache({
+    clients,
+    isLive: () => listener.live,
+    placeholderSecret: randomBytes(32).toString('base64url'),
+  });
+  const secrets = createSecretVerifier({ cache: clientCache, clients });
 
   const provider = createProvider({
     issuer: config.issuer,
     keys,
     models,
-    clients,
+    clients: clientCache,
     users,
     secrets,
     refreshTokenLifetime: config.refreshTokenLifetime,
@@ -94,12 +110,6 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     usersRepo: users,
     clients: createClientsService({ clients, models }),
     users: createUsersService({ users, models }),
-  });
-
-  // Every instance drops cached secret verifications when a client or its secrets change anywhere.
-  const listener = listen(options.databaseUrl, CLIENT_CHANGES_CHANNEL, (clientId) => secrets.invalidate(clientId), {
-    onError: (err) => logger.warn({ err }, 'client-change listener lost its connection'),
-    onReconnect: () => secrets.invalidateAll(),
   });
 
   // Expired codes, tokens, sessions and interactions are swept in small batches, off the request path.

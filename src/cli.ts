@@ -6,6 +6,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import type { Keyring } from './crypto/keyring.ts';
+import { loadKeyring } from './encryption-keys.ts';
 import { ProblemError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { CLIENT_TYPES, createClientsRepo, type ClientType } from './repos/clients.ts';
@@ -21,6 +23,8 @@ interface CommandContext {
   args: string[];
   json: boolean;
   db: () => Promise<Database>;
+  /** The keyring that seals signing and cookie keys (after the database is open: it may live in DATA_DIR). */
+  keyring: () => Promise<Keyring>;
   out: (text: string) => void;
   readStdin: () => Promise<string>;
 }
@@ -190,7 +194,7 @@ export const commands: Record<string, Command> = {
     async run(ctx) {
       parse(ctx.args, {});
       const db = await ctx.db();
-      const keys = await createKeysRepo(db.pool).rotateSigningKeys();
+      const keys = await createKeysRepo(db.pool, await ctx.keyring()).rotateSigningKeys();
       const summary = keys.map((k) => ({ kid: k.kid, alg: k.alg }));
       print(ctx, { keys: summary }, `new signing keys ${summary.map((k) => `${k.alg} ${k.kid}`).join(', ')}; restart Keyhold instances to sign with them`);
     },
@@ -216,6 +220,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
       args,
       json: args.includes('--json'),
       db: async () => (db ??= await openDatabase(config, logger)),
+      keyring: async () => {
+        db ??= await openDatabase(config, logger);
+        return loadKeyring(config);
+      },
       out: (text) => process.stdout.write(`${text}\n`),
       readStdin: async () => {
         const chunks: Buffer[] = [];

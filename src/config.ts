@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEncryptionKey } from './crypto/keyring.ts';
 
 /**
  * Keyhold's whole configuration. Only `server.ts` and `cli.ts` read `process.env`; everything else
@@ -24,6 +25,11 @@ export interface Config {
   readonly trustProxy: boolean;
   /** Seconds a refresh token lives. */
   readonly refreshTokenLifetime: number;
+  /**
+   * AES-256 keys that encrypt signing and cookie keys at rest; the first seals, all open. Empty when
+   * unset: the embedded database then keeps a generated one in `DATA_DIR` (see encryption-keys.ts).
+   */
+  readonly encryptionKeys: readonly Buffer[];
 }
 
 export class ConfigError extends Error {
@@ -76,6 +82,17 @@ const envSchema = z.object({
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(1024, 'must be at most 1024 characters').optional(),
   TRUST_PROXY: booleanString.default(false),
   REFRESH_TOKEN_LIFETIME: integerString(60, 31_536_000).default(1_209_600),
+  ENCRYPTION_KEYS: z
+    .string()
+    .transform((v, ctx) => {
+      const keys = v.split(',').map((part) => parseEncryptionKey(part));
+      if (keys.some((k) => k === undefined)) {
+        ctx.addIssue({ code: 'custom', message: 'must be comma-separated base64 keys of 32 bytes each (generate one with: openssl rand -base64 32)' });
+        return z.NEVER;
+      }
+      return keys as Buffer[];
+    })
+    .optional(),
 });
 
 /** Parses the environment. Throws ConfigError with one line per bad variable. */
@@ -109,5 +126,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminPassword: e.ADMIN_PASSWORD,
     trustProxy: e.TRUST_PROXY,
     refreshTokenLifetime: e.REFRESH_TOKEN_LIFETIME,
+    encryptionKeys: Object.freeze(e.ENCRYPTION_KEYS ?? []),
   });
 }

@@ -3,6 +3,7 @@ import { buildApp } from './app.ts';
 import { ensureAdmin } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { loadKeyring } from './encryption-keys.ts';
 import { createLogger } from './logger.ts';
 import { createUsersRepo } from './repos/users.ts';
 
@@ -23,6 +24,15 @@ const db = await openDatabase(config, logger).catch((err: unknown) => {
   process.exit(1);
 });
 
+const keyring = await loadKeyring(config).catch(async (err: unknown) => {
+  await db.close();
+  if (err instanceof ConfigError) {
+    process.stderr.write(`keyhold: the server did not start because of its configuration:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    process.exit(1);
+  }
+  throw err;
+});
+
 const admin = await ensureAdmin(createUsersRepo(db.pool), { username: config.adminUsername, password: config.adminPassword });
 if (admin.generatedPassword) {
   // Printed once, to the terminal, never through the logger.
@@ -33,7 +43,7 @@ if (admin.generatedPassword) {
   logger.info({ username: config.adminUsername }, 'administrator created from ADMIN_USERNAME/ADMIN_PASSWORD');
 }
 
-const { app } = await buildApp({ config, pool: db.pool, databaseUrl: db.url, logger });
+const { app } = await buildApp({ config, pool: db.pool, databaseUrl: db.url, logger, keyring });
 
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'shutting down after an error');

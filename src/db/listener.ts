@@ -1,23 +1,29 @@
 import pg from 'pg';
 
 export interface Listener {
+  /** True while the LISTEN connection is up: only then can a cache trust that it hears every change. */
+  readonly live: boolean;
   close(): Promise<void>;
 }
 
+export interface ListenHooks {
+  onError?: (err: Error) => void;
+  /** The connection is listening (again); notifications sent while it was down are lost. */
+  onUp?: () => void;
+  /** The connection failed or ended: from now on nothing is heard until `onUp`. */
+  onDown?: () => void;
+  /** Delay before reconnecting, in ms. */
+  retryMs?: number;
+}
+
 /**
- * LISTENs on a channel over a dedicated connection, reconnecting after failures. `onReconnect` runs
- * after every reconnection: notifications sent while disconnected are lost, so callers drop caches.
+ * LISTENs on a channel over a dedicated connection, reconnecting after failures. Callers that cache
+ * what the channel announces changes of must stop trusting the cache between `onDown` and `onUp`.
  */
-export function listen(
-  connectionString: string,
-  channel: string,
-  onNotify: (payload: string) => void,
-  { onError, onReconnect }: { onError?: (err: Error) => void; onReconnect?: () => void } = {},
-): Listener {
+export function listen(connectionString: string, channel: string, onNotify: (payload: string) => void, hooks: ListenHooks = {}): Listener {
   let client: pg.Client | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
-  let first = true;
 
   const connect = async () => {
     if (closed) return;
@@ -26,39 +32,52 @@ export function listen(
       if (msg.channel === channel) onNotify(msg.payload ?? '');
     });
     c.on('error', (err) => {
-      onError?.(err);
+      hooks.onError?.(err);
       retry(c);
     });
+    c.on('end', () => retry(c));
     try {
       await c.connect();
       await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      if (closed) {
+        await c.end().catch(() => undefined);
+        return;
+      }
       client = c;
-      if (!first) onReconnect?.();
-      first = false;
+      hooks.onUp?.();
     } catch (err) {
-      onError?.(err as Error);
+      hooks.onError?.(err as Error);
       retry(c);
     }
   };
 
   const retry = (failed: pg.Client) => {
+    if (client === failed) {
+      client = undefined;
+      hooks.onDown?.();
+    }
+    failed.removeAllListeners('end');
     failed.end().catch(() => undefined);
-    if (client === failed) client = undefined;
     if (closed || timer) return;
-    first = false;
     timer = setTimeout(() => {
       timer = undefined;
       void connect();
-    }, 1000);
+    }, hooks.retryMs ?? 1000);
     timer.unref();
   };
 
   void connect();
   return {
+    get live() {
+      return client !== undefined;
+    },
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
-      await client?.end().catch(() => undefined);
+      const c = client;
+      client = undefined;
+      c?.removeAllListeners('end');
+      await c?.end().catch(() => undefined);
     },
   };
 }

@@ -1,82 +1,61 @@
-import { createHash } from 'node:crypto';
-import type { ClientsRepo } from '../repos/clients.ts';
-import { verifyDummy, verifySecret } from '../passwords.ts';
-
-/** How long a verified secret is trusted without paying argon2 again. */
-export const DEFAULT_SECRET_CACHE_TTL_MS = 5 * 60_000;
-const CACHE_MAX_ENTRIES = 10_000;
-
-interface CachedVerification {
-  clientId: string;
-  secretId: string;
-  until: number;
-}
+import { CLIENT_SECRET_PREFIX, digest } from '../crypto/digest.ts';
+import { verifySecret } from '../passwords.ts';
+import type { ClientsRepo, SecretCheck } from '../repos/clients.ts';
+import type { ClientCache } from './client-cache.ts';
 
 export interface SecretVerifier {
-  /** True when `presented` matches one of the client's unexpired secrets. */
+  /** True when `presented` is one of the client's unexpired secrets. */
   verify(clientId: string, presented: string): Promise<boolean>;
-  /** Spends the time of a verification for a client that does not exist. */
-  verifyUnknown(presented: string): Promise<false>;
-  /** Drops what is cached for a client (it, or one of its secrets, changed). */
-  invalidate(clientId: string): void;
-  /** Drops everything (change notifications may have been missed). */
-  invalidateAll(): void;
+}
+
+export interface SecretVerifierDeps {
+  cache: ClientCache;
+  clients: Pick<ClientsRepo, 'touchSecret' | 'upgradeLegacySecret'>;
+  now?: () => number;
 }
 
 /**
- * Verifies client secrets against their argon2id hashes. The hashes are read on every call, so an
- * expired or deleted secret fails on the very next request; a short-lived cache keyed by a SHA-256 of
- * the presented value spares the argon2 cost when the same secret comes back. Entries are dropped on
- * expiry, and on any change to the client announced through Postgres NOTIFY (see `invalidate`).
+ * Client authentication by digest: the presented value's SHA-256 is looked up among the client's
+ * secret digests, which the instance holds with the client (client-cache.ts). No candidate is tried in
+ * turn, and an unknown client, a wrong, an expired and a deleted secret all cost the same one digest.
+ *
+ * Secrets issued before digests (argon2id hashes, values without the `khs_` prefix) keep working until
+ * they expire or are removed: a value without the prefix is checked against them, and the first
+ * successful use stores its digest in place of the hash, so from then on it is found like any other.
  */
-export function createSecretVerifier(
-  clients: ClientsRepo,
-  { ttlMs = DEFAULT_SECRET_CACHE_TTL_MS, now = Date.now }: { ttlMs?: number; now?: () => number } = {},
-): SecretVerifier {
-  const cache = new Map<string, CachedVerification>();
-  // lastUsedAt is kept to the minute: each instance writes it at most once a minute per secret,
-  // so the token path rarely pays for a write.
+export function createSecretVerifier({ cache, clients, now = Date.now }: SecretVerifierDeps): SecretVerifier {
+  // lastUsedAt is kept to the minute: each instance writes it at most once a minute per secret, off
+  // the request path, so the token endpoint's steady state has no write for it.
   const lastTouched = new Map<string, number>();
   const touch = (secretId: string) => {
     const at = lastTouched.get(secretId);
     if (at !== undefined && now() - at < 60_000) return;
-    if (lastTouched.size >= CACHE_MAX_ENTRIES) lastTouched.clear();
+    if (lastTouched.size >= 10_000) lastTouched.clear();
     lastTouched.set(secretId, now());
     void clients.touchSecret(secretId).catch(() => lastTouched.delete(secretId));
   };
-  const keyFor = (clientId: string, presented: string) =>
-    createHash('sha256').update(clientId).update('\0').update(presented).digest('base64url');
+  const unexpired = (secret: SecretCheck) => secret.expiresAt === null || secret.expiresAt.getTime() > now();
 
   return {
     async verify(clientId, presented) {
-      const hashes = await clients.activeSecretHashes(clientId);
-      if (hashes.length === 0) return verifyDummy(presented);
-      const key = keyFor(clientId, presented);
-      const cached = cache.get(key);
-      if (cached && cached.until > now() && hashes.some((h) => h.id === cached.secretId)) {
-        touch(cached.secretId);
+      const entry = await cache.find(clientId);
+      const presentedDigest = digest(presented);
+      if (!entry) return false;
+      const match = entry.secretsByDigest.get(presentedDigest);
+      if (match) {
+        if (!unexpired(match)) return false;
+        touch(match.id);
         return true;
       }
-      cache.delete(key);
-      for (const candidate of hashes) {
-        if (await verifySecret(candidate.hash, presented)) {
-          touch(candidate.id);
-          if (ttlMs > 0) {
-            const expiry = candidate.expiresAt ? candidate.expiresAt.getTime() : Infinity;
-            if (cache.size >= CACHE_MAX_ENTRIES) cache.delete(cache.keys().next().value!);
-            cache.set(key, { clientId, secretId: candidate.id, until: Math.min(now() + ttlMs, expiry) });
-          }
+      if (presented.startsWith(CLIENT_SECRET_PREFIX)) return false;
+      for (const legacy of entry.legacySecrets) {
+        if (unexpired(legacy) && (await verifySecret(legacy.legacyHash!, presented))) {
+          await clients.upgradeLegacySecret(clientId, legacy.id, presentedDigest);
+          touch(legacy.id);
           return true;
         }
       }
       return false;
-    },
-    verifyUnknown: (presented) => verifyDummy(presented),
-    invalidate(clientId) {
-      for (const [key, entry] of cache) if (entry.clientId === clientId) cache.delete(key);
-    },
-    invalidateAll() {
-      cache.clear();
     },
   };
 }

@@ -1,21 +1,24 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Logger } from '../logger.ts';
-import type { ClientsRepo } from '../repos/clients.ts';
 import type { KeyMaterial } from '../repos/keys.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
 import type { UsersRepo } from '../repos/users.ts';
 import { createFindAccount } from './accounts.ts';
 import { createAdapterFactory } from './adapter.ts';
+import type { ClientCache } from './client-cache.ts';
 import { EXTRA_CLIENT_METADATA } from './client-metadata.ts';
 import type { SecretVerifier } from './client-secrets.ts';
+import { installClientSecretCheck } from './engine/client-secret-check.ts';
+import { installHybridLocalhost } from './engine/hybrid-localhost.ts';
+import { installOfflineAccessConsent } from './engine/offline-access-consent.ts';
 import { cspSource, messagePage, page } from './views.ts';
 
 export interface ProviderDeps {
   issuer: string;
   keys: KeyMaterial;
   models: ProviderModelsRepo;
-  clients: ClientsRepo;
+  clients: ClientCache;
   users: UsersRepo;
   secrets: SecretVerifier;
   refreshTokenLifetime: number;
@@ -74,11 +77,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   policy.get('consent')!.checks.clear();
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory({
-      models: deps.models,
-      clients: deps.clients,
-      placeholderSecret: randomBytes(32).toString('base64url'),
-    }),
+    adapter: createAdapterFactory({ models: deps.models, clients: deps.clients }),
     clients: [
       {
         client_id: CONSOLE_CLIENT_ID,
@@ -136,7 +135,8 @@ export function createProvider(deps: ProviderDeps): Provider {
           // A valid id_token_hint for the signed-in user shows the request comes from an app that user
           // signed in to: sign out without asking (as Keycloak and Hydra do). Otherwise, ask.
           if (hintMatchesSession(ctx)) {
-            const script = "document.addEventListener('DOMContentLoaded', function () { document.forms[0].submit(); });";
+            // The engine's form is used as it is; the button that submits it lives outside it (form=...).
+            const script = "document.addEventListener('DOMContentLoaded', function () { document.getElementById('keyhold-logout').click(); });";
             const hash = createHash('sha256').update(script).digest('base64');
             const target = cspSource(ctx.oidc.params?.['post_logout_redirect_uri'] as string | undefined);
             ctx.set(
@@ -146,7 +146,9 @@ export function createProvider(deps: ProviderDeps): Provider {
             ctx.body = page(
               'Signing out',
               `<h1>Signing out</h1>
-${form.replace('</form>', '<input type="hidden" name="logout" value="yes"><noscript><button type="submit">Continue</button></noscript></form>')}
+${form}
+<noscript><p>Continue to finish signing out.</p></noscript>
+<button type="submit" form="op.logoutForm" name="logout" value="yes" id="keyhold-logout">Continue</button>
 <script>${script}</script>`,
             );
             return;
@@ -243,48 +245,11 @@ ${form}
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = deps.trustProxy;
 
-  // OIDC asks `offline_access` to come with `prompt=consent`, or the provider drops it. Keyhold has no
-  // consent screen (clients are the administrator's own apps, and the consent prompt resolves without
-  // interaction), so a request for `offline_access` counts as prompting for consent, however it arrives
-  // (query, form post, pushed request): a refresh token needs only `offline_access` and a client that allows it.
-  // `prompt=none` stays alone, as OIDC requires; a silent request then gets no refresh token.
-  const contextPrototype = (provider as unknown as { OIDCContext: { prototype: object } }).OIDCContext.prototype;
-  const requestedPrompts = Object.getOwnPropertyDescriptor(contextPrototype, 'prompts')!.get!;
-  Object.defineProperty(contextPrototype, 'prompts', {
-    configurable: true,
-    get(this: { params?: { scope?: unknown } }) {
-      const prompts = requestedPrompts.call(this) as Set<string>;
-      const scope = this.params?.scope;
-      if (typeof scope === 'string' && scope.split(' ').includes('offline_access') && !prompts.has('none')) prompts.add('consent');
-      return prompts;
-    },
-  });
-
-  // Hybrid clients carry the `implicit` grant type only because `code id_token` needs it; no access token
-  // ever travels through the browser. So oidc-provider's ban on `localhost` for implicit web clients does
-  // not apply, and an https://localhost redirect URL (which the admin API accepts) keeps working.
-  const schema = (provider.Client as unknown as { Schema: { prototype: { invalidate(message: string, code?: string): void } } }).Schema.prototype;
-  const invalidate = schema.invalidate;
-  schema.invalidate = function invalidateUnlessLocalhostHybrid(message, code) {
-    if (code === 'implicit-forbid-localhost') return;
-    invalidate.call(this, message, code);
-  };
-
-  // Client secrets are verified against their argon2id hashes, never compared as plain text.
-  const secrets = deps.secrets;
-  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientId: string }, presented: string) {
-    return secrets.verify(this.clientId, presented);
-  };
-  // An unknown client costs as much as a wrong secret, so timing does not tell which clients exist.
-  const findClient = provider.Client.find.bind(provider.Client);
-  provider.Client.find = async (id: string) => {
-    const client = await findClient(id);
-    if (!client) {
-      const presented = presentedSecret(Provider.ctx as KoaContextWithOIDC | undefined);
-      if (presented) await secrets.verifyUnknown(presented);
-    }
-    return client;
-  };
+  // The few places where no public option does what Keyhold needs; each module checks the internal it
+  // adapts is still there and says so at start if an upgrade moved it.
+  installOfflineAccessConsent(provider);
+  installHybridLocalhost(provider);
+  installClientSecretCheck(provider, deps.secrets.verify);
 
   // oidc-provider answers a grant type the client may not use with invalid_request; RFC 6749 says
   // unauthorized_client (e.g. a refresh after allowRefreshToken was turned off: the clients repository
@@ -301,17 +266,4 @@ ${form}
 
   provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));
   return provider;
-}
-
-function presentedSecret(ctx: KoaContextWithOIDC | undefined): string | undefined {
-  if (!ctx) return undefined;
-  const fromBody = (ctx.oidc?.params as { client_secret?: unknown } | undefined)?.client_secret;
-  if (typeof fromBody === 'string' && fromBody) return fromBody;
-  const header = ctx.headers.authorization;
-  if (header?.toLowerCase().startsWith('basic ')) {
-    const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
-    const i = decoded.indexOf(':');
-    return i >= 0 ? decoded.slice(i + 1) : undefined;
-  }
-  return undefined;
 }

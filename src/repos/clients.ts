@@ -29,10 +29,13 @@ export interface ClientSecret {
   lastUsedAt: Date | null;
 }
 
-/** A secret's hash, for verification only; never leaves the server. */
-export interface SecretHash {
+/** What client authentication needs of a secret; never leaves the server. */
+export interface SecretCheck {
   id: string;
-  hash: string;
+  /** SHA-256 digest (base64url) of the value; null for a secret issued before digests, not yet used since. */
+  digest: string | null;
+  /** argon2id hash of a secret issued before digests; null once it was used and now has a digest. */
+  legacyHash: string | null;
   expiresAt: Date | null;
 }
 
@@ -52,7 +55,8 @@ export type ClientChanges = Partial<Omit<NewClient, 'type'>>;
 
 export interface NewSecret {
   description: string;
-  hash: string;
+  /** SHA-256 digest of the generated value (see crypto/digest.ts); the value itself is never stored. */
+  digest: string;
   expiresAt: Date | null;
 }
 
@@ -137,9 +141,9 @@ export function createClientsRepo(pool: Pool) {
     );
     if ((count[0]?.n ?? 0) >= MAX_SECRETS_PER_CLIENT) throw new TooManySecretsError(MAX_SECRETS_PER_CLIENT);
     const { rows } = await db.query<SecretRow>(
-      `INSERT INTO client_secrets (client_id, description, secret_hash, expires_at)
+      `INSERT INTO client_secrets (client_id, description, secret_digest, expires_at)
        VALUES ($1, $2, $3, $4) RETURNING ${SECRET_COLUMNS}`,
-      [clientId, secret.description, secret.hash, secret.expiresAt],
+      [clientId, secret.description, secret.digest, secret.expiresAt],
     );
     await notifyChange(db, clientId);
     return toSecret(rows[0]!);
@@ -167,6 +171,8 @@ export function createClientsRepo(pool: Pool) {
         );
         const client = toClient(rows[0]!);
         const secret = firstSecret ? await insertSecret(db, client.id, firstSecret) : undefined;
+        // Instances may remember that this id did not exist (an unknown client is cached too).
+        await notifyChange(db, client.id);
         return secret ? { client, secret } : { client };
       });
     },
@@ -270,18 +276,41 @@ export function createClientsRepo(pool: Pool) {
     },
 
     /**
-     * The unexpired secret hashes of a client, for client authentication. Whether the client is enabled
-     * is not asked again here: the provider never loads a disabled client, so never asks for its secrets.
+     * A client with what its authentication needs (every secret's digest or legacy hash and expiry),
+     * in one round trip: what an instance keeps for the provider until the client changes.
      */
-    async activeSecretHashes(clientId: string): Promise<SecretHash[]> {
-      if (!isUuid(clientId)) return [];
-      const { rows } = await pool.query<{ id: string; secret_hash: string; expires_at: Date | null }>(
-        `SELECT id, secret_hash, expires_at FROM client_secrets
-         WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > now())
-         ORDER BY created_at DESC`,
-        [clientId],
+    async findWithSecretChecks(id: string): Promise<{ client: Client; secrets: SecretCheck[] } | undefined> {
+      if (!isUuid(id)) return undefined;
+      const { rows } = await pool.query<ClientRow & { secrets: Array<{ id: string; digest: string | null; legacy_hash: string | null; expires_at: string | null }> }>(
+        `SELECT ${CLIENT_COLUMNS.split(',').map((c) => `c.${c.trim()}`).join(', ')},
+           coalesce(json_agg(json_build_object('id', s.id, 'digest', s.secret_digest, 'legacy_hash', s.legacy_hash, 'expires_at', s.expires_at))
+             FILTER (WHERE s.id IS NOT NULL), '[]') AS secrets
+         FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.id
+         WHERE c.id = $1 GROUP BY c.id`,
+        [id],
       );
-      return rows.map((r) => ({ id: r.id, hash: r.secret_hash, expiresAt: r.expires_at }));
+      const row = rows[0];
+      if (!row) return undefined;
+      return {
+        client: toClient(row),
+        secrets: row.secrets.map((s) => ({
+          id: s.id,
+          digest: s.digest,
+          legacyHash: s.legacy_hash,
+          expiresAt: s.expires_at ? new Date(s.expires_at) : null,
+        })),
+      };
+    },
+
+    /** A secret issued before digests was used: keep its digest from now on and drop the argon2id hash. */
+    async upgradeLegacySecret(clientId: string, secretId: string, digest: string): Promise<void> {
+      await withTransaction(pool, async (db) => {
+        const { rowCount } = await db.query(
+          'UPDATE client_secrets SET secret_digest = $3, legacy_hash = NULL WHERE client_id = $1 AND id = $2 AND legacy_hash IS NOT NULL',
+          [clientId, secretId, digest],
+        );
+        if (rowCount === 1) await notifyChange(db, clientId);
+      });
     },
 
     /** Records a successful use; coarse (once a minute at most) so the token path rarely writes. */

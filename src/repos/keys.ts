@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
+import type { Keyring } from '../crypto/keyring.ts';
 import type { Pool } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
 
@@ -27,46 +28,63 @@ function generateSigningKeys(): PrivateJwk[] {
 /** How many retired signing keys stay published so tokens they signed still verify. */
 const RETIRED_KEYS_KEPT = 2;
 
-export function createKeysRepo(pool: Pool) {
+type Material = PrivateJwk | { secret: string };
+
+interface KeyRow {
+  id: string;
+  kind: 'signing' | 'cookie';
+  material: Material | null;
+  sealed: string | null;
+  retired: boolean;
+}
+
+/**
+ * Signing and cookie keys, shared by every instance. Their private parts are sealed with the keyring
+ * (AES-256-GCM, bound to the row id): a copy of the table or a backup holds nothing that can sign a
+ * token or forge a session cookie without `ENCRYPTION_KEYS`.
+ */
+export function createKeysRepo(pool: Pool, keyring: Keyring) {
+  const seal = (id: string, material: Material) => keyring.seal(JSON.stringify(material), `keys:${id}`);
+  const open = (row: KeyRow): Material => (row.sealed ? (JSON.parse(keyring.open(row.sealed, `keys:${row.id}`)) as Material) : row.material!);
+
   async function load(): Promise<KeyMaterial> {
-    const { rows } = await pool.query<{ kind: 'signing' | 'cookie'; material: PrivateJwk | { secret: string }; retired: boolean }>(
-      `SELECT kind, material, retired_at IS NOT NULL AS retired FROM keys ORDER BY created_at DESC, id`,
+    const { rows } = await pool.query<KeyRow>(
+      `SELECT id, kind, material, sealed, retired_at IS NOT NULL AS retired FROM keys ORDER BY created_at DESC, id`,
     );
-    const active = rows.filter((r) => r.kind === 'signing' && !r.retired).map((r) => r.material as PrivateJwk);
-    const retired = rows.filter((r) => r.kind === 'signing' && r.retired).map((r) => r.material as PrivateJwk);
+    const signing = (retired: boolean) => rows.filter((r) => r.kind === 'signing' && r.retired === retired).map((r) => open(r) as PrivateJwk);
     return {
-      signing: [...active, ...retired.slice(0, RETIRED_KEYS_KEPT * 2)],
-      cookie: rows.filter((r) => r.kind === 'cookie').map((r) => (r.material as { secret: string }).secret),
+      signing: [...signing(false), ...signing(true).slice(0, RETIRED_KEYS_KEPT * 2)],
+      cookie: rows.filter((r) => r.kind === 'cookie').map((r) => (open(r) as { secret: string }).secret),
     };
+  }
+
+  async function insertKey(db: { query: Pool['query'] }, id: string, kind: 'signing' | 'cookie', material: Material): Promise<void> {
+    await db.query('INSERT INTO keys (id, kind, sealed) VALUES ($1, $2, $3)', [id, kind, seal(id, material)]);
   }
 
   async function insertSigningKeys(db: { query: Pool['query'] }): Promise<PrivateJwk[]> {
     const keys = generateSigningKeys();
-    for (const key of keys) {
-      await db.query("INSERT INTO keys (id, kind, material) VALUES ($1, 'signing', $2)", [key.kid, key]);
-    }
+    for (const key of keys) await insertKey(db, key.kid, 'signing', key);
     return keys;
   }
 
   return {
     /**
-     * Loads the keys, generating them on the very first start. The advisory lock makes two instances
-     * starting together agree on one set.
+     * Loads the keys, generating them on the very first start. Rows kept in plaintext (before keys
+     * were encrypted) or sealed under an older key are sealed again under the current one. The
+     * advisory lock makes two instances starting together agree on one set.
      */
     async ensure(): Promise<KeyMaterial> {
       await withTransaction(pool, async (db) => {
         await db.query('SELECT pg_advisory_xact_lock($1)', [KEYS_LOCK.toString()]);
-        const { rows } = await db.query<{ kind: string; n: number }>(
-          'SELECT kind, count(*)::int AS n FROM keys WHERE retired_at IS NULL GROUP BY kind',
-        );
-        const count = (kind: string) => rows.find((r) => r.kind === kind)?.n ?? 0;
-        if (count('signing') === 0) await insertSigningKeys(db);
-        if (count('cookie') === 0) {
-          await db.query("INSERT INTO keys (id, kind, material) VALUES ($1, 'cookie', $2)", [
-            randomUUID(),
-            { secret: randomBytes(32).toString('base64url') },
-          ]);
+        const { rows } = await db.query<KeyRow>('SELECT id, kind, material, sealed, retired_at IS NOT NULL AS retired FROM keys');
+        for (const row of rows) {
+          if (row.sealed && keyring.isCurrent(row.sealed)) continue;
+          await db.query('UPDATE keys SET sealed = $2, material = NULL WHERE id = $1', [row.id, seal(row.id, open(row))]);
         }
+        const live = (kind: string) => rows.some((r) => r.kind === kind && !r.retired);
+        if (!live('signing')) await insertSigningKeys(db);
+        if (!live('cookie')) await insertKey(db, randomUUID(), 'cookie', { secret: randomBytes(32).toString('base64url') });
       });
       return load();
     },

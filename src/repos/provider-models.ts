@@ -1,122 +1,135 @@
-import type { Pool } from '../db/pool.ts';
+import type { Pool, PoolClient } from '../db/pool.ts';
 
 export interface StoredModel {
+  model: string;
   payload: Record<string, unknown>;
   consumed: boolean;
 }
 
+/** What a row is filed under, besides its key: the columns the provider and Keyhold look things up by. */
+export interface ModelRefs {
+  /** The grant it stems from (a grant's own id for a Grant row). Not a bearer value. */
+  grantId: string | null;
+  /** Digest of the uid (sessions, interactions). */
+  uidDigest: string | null;
+  /** Digest of the user code (device flow). */
+  userCodeDigest: string | null;
+  accountId: string | null;
+  clientId: string | null;
+}
+
+type Db = Pool | PoolClient;
+
 /**
- * SQL for oidc-provider's model instances. One table holds them all, keyed by (model, id), with the
- * fields the provider looks things up by (grant id, uid, user code) in indexed columns.
+ * SQL for oidc-provider's model instances. One table holds them all, keyed by the digest of their id
+ * (ids are unique across models, so a lookup needs no model), with the fields the provider and Keyhold
+ * look things up by in indexed columns. Callers pass digests, never the bearer values themselves.
  */
 export function createProviderModelsRepo(pool: Pool) {
-  const row = (r: { payload: Record<string, unknown>; consumed: boolean }): StoredModel => ({
-    payload: r.payload,
-    consumed: r.consumed,
-  });
-
   return {
-    async upsert(model: string, id: string, payload: Record<string, unknown>, expiresIn: number | undefined) {
+    async upsert(model: string, key: string, payload: Record<string, unknown>, refs: ModelRefs, expiresIn: number | undefined) {
       await pool.query(
         `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, client_id, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::int IS NULL THEN NULL ELSE now() + make_interval(secs => $9::int) END)
-         ON CONFLICT (model, id) DO UPDATE SET
+         ON CONFLICT (id) DO UPDATE SET
            payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
            user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id,
-           client_id = EXCLUDED.client_id, expires_at = EXCLUDED.expires_at`,
+           client_id = EXCLUDED.client_id, expires_at = EXCLUDED.expires_at
+         WHERE oidc_payloads.model = EXCLUDED.model`,
         [
           model,
-          id,
+          key,
           payload,
-          stringOrNull(payload.grantId),
-          stringOrNull(payload.uid),
-          stringOrNull(payload.userCode),
-          stringOrNull(payload.accountId),
-          stringOrNull(payload.clientId),
+          refs.grantId,
+          refs.uidDigest,
+          refs.userCodeDigest,
+          refs.accountId,
+          refs.clientId,
           expiresIn && expiresIn > 0 ? Math.ceil(expiresIn) : null,
         ],
       );
     },
 
-    async find(model: string, id: string): Promise<StoredModel | undefined> {
-      const { rows } = await pool.query(
-        `SELECT payload, consumed_at IS NOT NULL AS consumed FROM oidc_payloads
-         WHERE model = $1 AND id = $2 AND (expires_at IS NULL OR expires_at > now())`,
-        [model, id],
+    /** The live row under `key`, whatever its model. */
+    async find(key: string): Promise<StoredModel | undefined> {
+      const { rows } = await pool.query<StoredModel>(
+        `SELECT model, payload, consumed_at IS NOT NULL AS consumed FROM oidc_payloads
+         WHERE id = $1 AND (expires_at IS NULL OR expires_at > now())`,
+        [key],
       );
-      return rows[0] ? row(rows[0]) : undefined;
+      return rows[0];
     },
 
-    async findByUid(model: string, uid: string): Promise<(StoredModel & { id: string }) | undefined> {
-      const { rows } = await pool.query(
-        `SELECT id, payload, consumed_at IS NOT NULL AS consumed FROM oidc_payloads
+    async findByUid(model: string, uidDigest: string): Promise<(StoredModel & { key: string }) | undefined> {
+      const { rows } = await pool.query<StoredModel & { key: string }>(
+        `SELECT id AS key, model, payload, consumed_at IS NOT NULL AS consumed FROM oidc_payloads
          WHERE model = $1 AND uid = $2 AND (expires_at IS NULL OR expires_at > now())`,
-        [model, uid],
+        [model, uidDigest],
       );
-      return rows[0] ? { id: rows[0].id, ...row(rows[0]) } : undefined;
+      return rows[0];
     },
 
-    async findByUserCode(model: string, userCode: string): Promise<(StoredModel & { id: string }) | undefined> {
-      const { rows } = await pool.query(
-        `SELECT id, payload, consumed_at IS NOT NULL AS consumed FROM oidc_payloads
+    async findByUserCode(model: string, userCodeDigest: string): Promise<(StoredModel & { key: string }) | undefined> {
+      const { rows } = await pool.query<StoredModel & { key: string }>(
+        `SELECT id AS key, model, payload, consumed_at IS NOT NULL AS consumed FROM oidc_payloads
          WHERE model = $1 AND user_code = $2 AND (expires_at IS NULL OR expires_at > now())`,
-        [model, userCode],
+        [model, userCodeDigest],
       );
-      return rows[0] ? { id: rows[0].id, ...row(rows[0]) } : undefined;
+      return rows[0];
     },
 
     /**
-     * Marks an instance consumed. Returns false when it was already consumed (or is gone): the
+     * Marks an instance consumed. `won` is false when it was already consumed (or is gone): the
      * UPDATE's row count makes exactly one of any number of concurrent callers the winner.
      */
-    async consume(model: string, id: string): Promise<{ won: boolean; grantId: string | undefined }> {
-      const { rows } = await pool.query(
+    async consume(model: string, key: string): Promise<{ won: boolean; grantId: string | undefined }> {
+      const { rows } = await pool.query<{ won: boolean; grant_id: string | null }>(
         `WITH target AS (
-           SELECT grant_id FROM oidc_payloads WHERE model = $1 AND id = $2
+           SELECT grant_id FROM oidc_payloads WHERE id = $2 AND model = $1
          ), updated AS (
            UPDATE oidc_payloads SET consumed_at = now()
-           WHERE model = $1 AND id = $2 AND consumed_at IS NULL
+           WHERE id = $2 AND model = $1 AND consumed_at IS NULL
            RETURNING 1
          )
          SELECT (SELECT grant_id FROM target) AS grant_id, EXISTS (SELECT 1 FROM updated) AS won`,
-        [model, id],
+        [model, key],
       );
-      return { won: rows[0].won === true, grantId: rows[0].grant_id ?? undefined };
+      return { won: rows[0]?.won === true, grantId: rows[0]?.grant_id ?? undefined };
     },
 
-    async destroy(model: string, id: string): Promise<void> {
-      await pool.query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, id]);
+    async destroy(model: string, key: string): Promise<void> {
+      await pool.query('DELETE FROM oidc_payloads WHERE id = $2 AND model = $1', [model, key]);
     },
 
     /** Removes the instances of one model that stem from a grant (oidc-provider's revokeByGrantId). */
     async revokeByGrantId(model: string, grantId: string): Promise<void> {
-      await pool.query('DELETE FROM oidc_payloads WHERE model = $1 AND grant_id = $2', [model, grantId]);
+      await pool.query('DELETE FROM oidc_payloads WHERE grant_id = $2 AND model = $1', [model, grantId]);
     },
 
-    /** Removes a grant and everything (codes, tokens) that stems from it. */
-    async revokeGrant(grantId: string): Promise<void> {
-      await pool.query("DELETE FROM oidc_payloads WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)", [grantId]);
+    /** Removes a grant and everything (codes, tokens) that stems from it: Grant rows carry their own id as grant_id. */
+    async revokeGrant(grantId: string, db: Db = pool): Promise<void> {
+      await db.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]);
     },
 
     /** Removes every instance (sessions, grants, tokens) of an account, e.g. when the user is deleted. */
-    async revokeByAccountId(accountId: string): Promise<void> {
-      await pool.query(
+    async revokeByAccountId(accountId: string, db: Db = pool): Promise<void> {
+      await db.query(
         `DELETE FROM oidc_payloads WHERE account_id = $1
-            OR grant_id IN (SELECT id FROM oidc_payloads WHERE model = 'Grant' AND account_id = $1)`,
+            OR grant_id IN (SELECT grant_id FROM oidc_payloads WHERE model = 'Grant' AND account_id = $1)`,
         [accountId],
       );
     },
 
     /** Removes every instance issued to a client (tokens, codes, grants). */
-    async revokeByClientId(clientId: string): Promise<void> {
-      await pool.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
+    async revokeByClientId(clientId: string, db: Db = pool): Promise<void> {
+      await db.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
     },
 
     /** Deletes up to `batch` expired rows; returns how many went. */
     async deleteExpired(batch = 1000): Promise<number> {
       const { rowCount } = await pool.query(
-        `DELETE FROM oidc_payloads WHERE (model, id) IN (
-           SELECT model, id FROM oidc_payloads WHERE expires_at < now() LIMIT $1
+        `DELETE FROM oidc_payloads WHERE id IN (
+           SELECT id FROM oidc_payloads WHERE expires_at < now() LIMIT $1
          )`,
         [batch],
       );
@@ -126,7 +139,3 @@ export function createProviderModelsRepo(pool: Pool) {
 }
 
 export type ProviderModelsRepo = ReturnType<typeof createProviderModelsRepo>;
-
-function stringOrNull(value: unknown): string | null {
-  return typeof value === 'string' && value.length > 0 ? value : null;
-}

@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { digest, generateClientSecret } from '../crypto/digest.ts';
 import { conflict, notFound, type FieldProblem } from '../errors.ts';
-import { hashSecret } from '../passwords.ts';
 import { isNativeUrl, LOOPBACK_HOSTS } from '../redirect-uris.ts';
 import {
   CLIENT_TYPES,
@@ -22,7 +21,6 @@ import { invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, te
 
 export const MAX_URIS = 10;
 export const MAX_URI_LENGTH = 2000;
-export const SECRET_BYTES = 32;
 export const DEFAULT_SECRET_LIFETIME_MS = 365 * 24 * 3600 * 1000;
 export const CLIENT_ROLES = ['admin'] as const;
 
@@ -232,15 +230,15 @@ export function serializeClient(client: Client, secrets: ClientSecret[]): Client
   };
 }
 
-/** A new secret value (256 random bits) and its argon2id hash; only the hash is ever stored. */
-async function newSecret(input: SecretInput | undefined) {
-  const value = randomBytes(SECRET_BYTES).toString('base64url');
+/** A new secret value (`khs_` and 256 random bits) and its SHA-256 digest; only the digest is ever stored. */
+function newSecret(input: SecretInput | undefined) {
+  const value = generateClientSecret();
   const expiresAt = input?.neverExpires
     ? null
     : input?.expiresAt
       ? new Date(input.expiresAt)
       : new Date(Date.now() + DEFAULT_SECRET_LIFETIME_MS);
-  return { value, stored: { description: input?.description ?? '', hash: await hashSecret(value), expiresAt } };
+  return { value, stored: { description: input?.description ?? '', digest: digest(value), expiresAt } };
 }
 
 const listQuerySchema = z.strictObject({
@@ -282,7 +280,7 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
       const mix = mixProblems(redirectUris, postLogoutRedirectUris);
       if (mix.length) throw invalid(mix);
 
-      const secret = hasSecrets(clientType) ? await newSecret(input.secret as SecretInput | undefined) : undefined;
+      const secret = hasSecrets(clientType) ? newSecret(input.secret as SecretInput | undefined) : undefined;
       const created = await clients.create(
         {
           type: clientType,
@@ -355,7 +353,7 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
       const client = await existing(id);
       if (!hasSecrets(client.type)) throw conflict(`${client.type} clients are public: they hold no secrets`);
       const input = parseOrThrow(secretInputSchema, body === undefined ? {} : body);
-      const secret = await newSecret(input);
+      const secret = newSecret(input);
       try {
         const stored = await clients.addSecret(id, secret.stored);
         return { ...serializeSecret(stored), value: secret.value };

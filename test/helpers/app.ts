@@ -8,6 +8,9 @@ import { createClientsRepo } from '../../src/repos/clients.ts';
 import { createUsersRepo } from '../../src/repos/users.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
+/** The key every test instance seals its signing and cookie keys with (instances on one database must share it). */
+export const TEST_ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -59,6 +62,7 @@ export async function startTestApp(
     ISSUER: `${origin}${issuerPath}`,
     DATABASE_URL: database.url,
     LOG_LEVEL: 'debug',
+    ENCRYPTION_KEYS: TEST_ENCRYPTION_KEY,
     ...env,
   });
   const logs = new LogCapture();

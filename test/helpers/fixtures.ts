@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { digest, generateClientSecret } from '../../src/crypto/digest.ts';
 import { hashSecret } from '../../src/passwords.ts';
 import type { ClientsRepo, NewClient } from '../../src/repos/clients.ts';
 import type { UsersRepo } from '../../src/repos/users.ts';
@@ -19,7 +20,7 @@ export async function createUser(users: UsersRepo, overrides: { username?: strin
 
 /** Inserts a client row with one secret straight into the database (no admin API involved). */
 export async function createClient(clients: ClientsRepo, input: Partial<NewClient> = {}) {
-  const secret = randomBytes(32).toString('base64url');
+  const secret = generateClientSecret();
   const { client } = await clients.create(
     {
       type: 'hybrid',
@@ -28,7 +29,7 @@ export async function createClient(clients: ClientsRepo, input: Partial<NewClien
       postLogoutRedirectUris: ['https://app.example.com/signed-out'],
       ...input,
     },
-    { description: 'test', hash: await hashSecret(secret), expiresAt: null },
+    { description: 'test', digest: digest(secret), expiresAt: null },
   );
   return { client, secret };
 }

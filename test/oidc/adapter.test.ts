@@ -1,6 +1,8 @@
 import t from 'tap';
 import type { Adapter } from 'oidc-provider';
+import { digest } from '../../src/crypto/digest.ts';
 import { createAdapterFactory } from '../../src/oidc/adapter.ts';
+import { createClientCache } from '../../src/oidc/client-cache.ts';
 import { createClientsRepo } from '../../src/repos/clients.ts';
 import { createProviderModelsRepo } from '../../src/repos/provider-models.ts';
 import { createTestDatabase } from '../helpers/db.ts';
@@ -10,7 +12,9 @@ t.test('the Postgres adapter honours oidc-provider\'s contract', async (t) => {
   const db = await createTestDatabase(t);
   const models = createProviderModelsRepo(db.pool);
   const clients = createClientsRepo(db.pool);
-  const factory = createAdapterFactory({ models, clients, placeholderSecret: 'placeholder' });
+  // Not live: every client is read through, as while the LISTEN connection is down.
+  const cache = createClientCache({ clients, isLive: () => false, placeholderSecret: 'placeholder' });
+  const factory = createAdapterFactory({ models, clients: cache });
   const codes: Adapter = factory('AuthorizationCode');
   const sessions: Adapter = factory('Session');
   const deviceCodes: Adapter = factory('DeviceCode');
@@ -28,10 +32,12 @@ t.test('the Postgres adapter honours oidc-provider\'s contract', async (t) => {
 
   t.test('findByUid and findByUserCode', async (t) => {
     await sessions.upsert('sess-1', { jti: 'sess-1', uid: 'uid-1', accountId: 'acc-1' } as never, 60);
-    t.match(await sessions.findByUid('uid-1'), { jti: 'sess-1' });
+    const byUid = await sessions.findByUid('uid-1');
+    t.match(byUid, { uid: 'uid-1', accountId: 'acc-1' });
+    t.notOk(byUid?.jti, 'a session found by uid does not learn its id (only its digest is stored)');
     t.equal(await sessions.findByUid('uid-2'), undefined);
     await deviceCodes.upsert('dc-1', { jti: 'dc-1', userCode: 'ABCD-EFGH' } as never, 60);
-    t.match(await deviceCodes.findByUserCode('ABCD-EFGH'), { jti: 'dc-1' });
+    t.match(await deviceCodes.findByUserCode('ABCD-EFGH'), { userCode: 'ABCD-EFGH' });
     t.equal(await deviceCodes.findByUserCode('ZZZZ-ZZZZ'), undefined);
   });
 
@@ -41,7 +47,7 @@ t.test('the Postgres adapter honours oidc-provider\'s contract', async (t) => {
     await new Promise((r) => setTimeout(r, 1100));
     t.equal(await codes.find('short'), undefined, 'gone once expired');
     t.ok((await models.deleteExpired()) >= 1, 'the sweep deleted it');
-    const { rowCount } = await db.pool.query("SELECT 1 FROM oidc_payloads WHERE id = 'short'");
+    const { rowCount } = await db.pool.query('SELECT 1 FROM oidc_payloads WHERE id = $1', [digest('short')]);
     t.equal(rowCount, 0);
   });
 
@@ -86,11 +92,48 @@ t.test('the Postgres adapter honours oidc-provider\'s contract', async (t) => {
       ['SELECT * FROM oidc_payloads WHERE grant_id = $1', ['g']],
       ['SELECT * FROM oidc_payloads WHERE model = $1 AND uid = $2', ['Session', 'u']],
       ['SELECT * FROM oidc_payloads WHERE model = $1 AND user_code = $2', ['DeviceCode', 'u']],
-      ['SELECT * FROM oidc_payloads WHERE model = $1 AND id = $2', ['Session', 'u']],
+      ['SELECT * FROM oidc_payloads WHERE id = $1', ['u']],
     ] as const) {
       const { rows } = await db.pool.query(`EXPLAIN ${sql}`, [...params]);
       t.match(rows.map((r) => r['QUERY PLAN']).join('\n'), /Index|Bitmap/, sql);
     }
+  });
+
+  t.test('rows hold digests, never the ids, and the payload comes back whole', async (t) => {
+    const interactions = factory('Interaction');
+    const returnTo = 'http://127.0.0.1:3000/auth/int-secret-1';
+    await interactions.upsert('int-secret-1', {
+      jti: 'int-secret-1',
+      kind: 'Interaction',
+      returnTo,
+      session: { accountId: 'acc-1', uid: 'sess-uid-1', cookie: 'session-cookie-secret' },
+    } as never, 60);
+    await codes.upsert('code-secret-1', { jti: 'code-secret-1', kind: 'AuthorizationCode', grantId: 'g9' } as never, 60);
+    const { rows } = await db.pool.query("SELECT id, uid, payload::text AS payload FROM oidc_payloads WHERE model IN ('Interaction', 'AuthorizationCode')");
+    const all = JSON.stringify(rows);
+    for (const secret of ['int-secret-1', 'code-secret-1', 'session-cookie-secret']) t.notOk(all.includes(secret), `${secret} is not stored`);
+    t.ok(rows.some((r) => r.id === digest('int-secret-1')), 'the interaction is filed under its digest');
+    const found = await interactions.find('int-secret-1');
+    t.match(found, { jti: 'int-secret-1', returnTo, session: { accountId: 'acc-1', uid: 'sess-uid-1' } });
+    t.notOk((found?.session as { cookie?: string } | undefined)?.cookie, 'the copy of the session cookie is not kept');
+  });
+
+  t.test('one query answers concurrent lookups of a value as every model', async (t) => {
+    await factory('ClientCredentials').upsert('cc-1', { jti: 'cc-1', kind: 'ClientCredentials', clientId: 'c' } as never, 60);
+    let queries = 0;
+    const query = db.pool.query.bind(db.pool);
+    (db.pool as { query: unknown }).query = (...args: unknown[]) => {
+      queries++;
+      return (query as (...a: unknown[]) => unknown)(...args);
+    };
+    t.teardown(() => {
+      (db.pool as { query: unknown }).query = query;
+    });
+    const [access, cc, refresh] = await Promise.all(['AccessToken', 'ClientCredentials', 'RefreshToken'].map((m) => factory(m).find('cc-1')));
+    t.equal(access, undefined);
+    t.match(cc, { jti: 'cc-1', clientId: 'c' });
+    t.equal(refresh, undefined);
+    t.equal(queries, 1, 'a single round trip');
   });
 
   t.test('clients come from the clients table; disabled ones do not exist for the provider', async (t) => {
