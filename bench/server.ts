@@ -1,30 +1,76 @@
 /**
- * One server process for the benchmarks: `keyhold` (optionally without the secret cache) or `bare`
- * (a Fastify hello-world, the machine's baseline). Prints `READY <port>` when listening.
+ * One server process of the benchmark, started by bench/run.ts with its configuration as JSON in
+ * argv[2]: Keyhold (buildApp on the embedded Postgres) or the bare oidc-provider baseline. Besides
+ * HTTP it answers over IPC only: `mint` issues codes and tokens through the provider's model API (a
+ * bench-only door that never exists in src/), `stop` closes the server and exits, which also lets
+ * `--cpu-prof` write its profile.
  */
-import Fastify from 'fastify';
+import { createServer } from 'node:http';
+import type Provider from 'oidc-provider';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createPool } from '../src/db/pool.ts';
 import { createLogger } from '../src/logger.ts';
+import { createBareProvider } from './lib/bare.ts';
+import { mint } from './lib/mint.ts';
+import type { FromServer, ServerConfig, ToServer } from './lib/protocol.ts';
 
-const [kind = 'keyhold', port = '0', databaseUrl = '', cache = 'on'] = process.argv.slice(2);
+const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
+const issuer = `http://127.0.0.1:${config.port}`;
+const reply = (message: FromServer) => process.send!(message);
 
-if (kind === 'bare') {
-  const app = Fastify();
-  app.get('/hello', async () => ({ hello: 'world' }));
-  await app.listen({ port: Number(port), host: '127.0.0.1' });
-} else {
-  const config = loadConfig({ PORT: port, ISSUER: `http://127.0.0.1:${port}`, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
-  const pool = createPool({ connectionString: databaseUrl, max: 10 });
-  const { app } = await buildApp({
-    config,
-    pool,
-    databaseUrl,
-    logger: createLogger('silent'),
-    ...(cache === 'off' ? { secretCacheTtlMs: 0 } : {}),
+async function start(): Promise<{ provider: Provider; close: () => Promise<void> }> {
+  if (config.engine === 'bare') {
+    const provider = createBareProvider(issuer, config.clients);
+    const server = createServer(provider.callback());
+    // As with Fastify in Keyhold, keep-alive connections outlive the load generator's idle gaps.
+    server.keepAliveTimeout = 72_000;
+    await new Promise<void>((resolve) => server.listen(config.port, '127.0.0.1', resolve));
+    return { provider, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+  const pool = createPool({ connectionString: config.databaseUrl });
+  const appConfig = loadConfig({
+    PORT: String(config.port),
+    ISSUER: issuer,
+    DATABASE_URL: config.databaseUrl,
+    LOG_LEVEL: 'silent',
+    ENCRYPTION_KEYS: config.encryptionKey,
   });
-  await app.listen({ port: Number(port), host: '127.0.0.1' });
+  const { app, provider } = await buildApp({
+    config: appConfig,
+    pool,
+    databaseUrl: config.databaseUrl,
+    logger: createLogger('silent'),
+    ...(config.sweepIntervalMs === undefined ? {} : { sweepIntervalMs: config.sweepIntervalMs }),
+  });
+  await app.listen({ port: config.port, host: '127.0.0.1' });
+  return {
+    provider,
+    close: async () => {
+      await app.close();
+      await pool.end();
+    },
+  };
 }
-process.stdout.write(`READY ${port}\n`);
-process.on('SIGTERM', () => process.exit(0));
+
+try {
+  const { provider, close } = await start();
+  process.on('message', (message: ToServer) => {
+    if (message.type === 'stop') {
+      close().finally(() => process.exit(0));
+      return;
+    }
+    const began = performance.now();
+    mint(provider, message.request).then(
+      (values) => reply({ type: 'minted', id: message.id, values, ms: performance.now() - began }),
+      (err: unknown) => reply({ type: 'failed', id: message.id, message: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+    );
+  });
+  // The orchestrator going away (killed, crashed) must not leave a server behind.
+  process.on('disconnect', () => process.exit(0));
+  reply({ type: 'ready', pid: process.pid });
+} catch (err) {
+  // Keyhold may not start while src/ is mid-change: say why, then go (its pool would keep the process up).
+  const message: FromServer = { type: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+  process.send!(message, () => process.exit(1));
+}

@@ -29,7 +29,7 @@ async function endSession(agent: Agent, kh: TestApp, params: Record<string, stri
     html,
     ...(action ? { action: action.replace(/&amp;/g, '&') } : {}),
     ...(xsrf ? { xsrf } : {}),
-    autoConfirms: /name="logout" value="yes"/.test(html) && /\.submit\(\)/.test(html),
+    autoConfirms: /name="logout" value="yes"/.test(html) && /<script>[^<]*\.(submit|click)\(\)/.test(html),
     csp: response.headers.get('content-security-policy'),
   };
 }

@@ -48,7 +48,7 @@ t.test('automation: a client-credentials client with role admin asking for scope
   t.match(noScopeAnswer.body.detail, /scope/);
 
   // An expired token: the stored row says so.
-  await kh.db.pool.query("UPDATE oidc_payloads SET expires_at = now() - interval '1 second' WHERE id = $1", [token]);
+  await kh.db.pool.query("UPDATE oidc_payloads SET expires_at = now() - interval '1 second' WHERE id = keyhold_digest($1)", [token]);
   t.equal((await api('GET', '/clients')).status, 401, 'an expired token: 401');
   t.notMatch(kh.logs.text, token, 'tokens never reach the logs');
   t.notMatch(kh.logs.text, adminSecret);

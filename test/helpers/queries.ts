@@ -1,0 +1,65 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import type { Test } from 'tap';
+
+/**
+ * Counts database round trips made in this process (every Keyhold started by startTestApp runs
+ * in-process): `pg.Client.prototype.query` is wrapped for the life of the test, and each call made
+ * while a recording is open is kept with its SQL text. A pool's `query` is one client `query`; a
+ * transaction is BEGIN, its statements and COMMIT, each counted.
+ */
+
+/** The expired-row sweep runs on a timer (every 60 s) on every instance, whatever the tests do. */
+const SWEEP = /^\s*DELETE FROM oidc_payloads WHERE id IN \(\s*SELECT id FROM oidc_payloads WHERE expires_at < now\(\)/;
+
+export interface QueryRecorder {
+  /**
+   * Runs `fn` (one HTTP request: send it and read the whole answer), then waits `settleMs` for work the
+   * request set off asynchronously, and returns the SQL of every query made meanwhile (less the sweep).
+   */
+  during(fn: () => Promise<unknown>, settleMs?: number): Promise<string[]>;
+}
+
+type Query = (this: pg.Client, ...args: unknown[]) => unknown;
+
+function sqlOf(arg: unknown): string {
+  if (typeof arg === 'string') return arg;
+  if (arg && typeof arg === 'object' && 'text' in arg && typeof arg.text === 'string') return arg.text;
+  return String(arg);
+}
+
+/** One line per query, whitespace collapsed, for t.comment. */
+export function oneLine(sql: string, max = 160): string {
+  const flat = sql.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
+}
+
+export function recordQueries(t: Test): QueryRecorder {
+  const prototype = pg.Client.prototype as unknown as { query: Query };
+  const original = prototype.query;
+  let open: string[] | undefined;
+  prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+    if (open) {
+      const sql = sqlOf(args[0]);
+      if (!SWEEP.test(sql)) open.push(sql);
+    }
+    return original.apply(this, args);
+  };
+  t.teardown(() => {
+    prototype.query = original;
+  });
+  return {
+    async during(fn, settleMs = 50) {
+      if (open) throw new Error('recordings do not nest');
+      const seen: string[] = [];
+      open = seen;
+      try {
+        await fn();
+        await sleep(settleMs);
+      } finally {
+        open = undefined;
+      }
+      return seen;
+    },
+  };
+}
