@@ -23,7 +23,7 @@ interface CommandContext {
   args: string[];
   json: boolean;
   db: () => Promise<Database>;
-  /** The keyring that seals signing and cookie keys (after the database is open: it may live in DATA_DIR). */
+  /** The keyring that seals signing and cookie keys. */
   keyring: () => Promise<Keyring>;
   out: (text: string) => void;
   readStdin: () => Promise<string>;
@@ -220,10 +220,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
       args,
       json: args.includes('--json'),
       db: async () => (db ??= await openDatabase(config, logger)),
-      keyring: async () => {
-        db ??= await openDatabase(config, logger);
-        return loadKeyring(config);
-      },
+      keyring: () => loadKeyring(config),
       out: (text) => process.stdout.write(`${text}\n`),
       readStdin: async () => {
         const chunks: Buffer[] = [];

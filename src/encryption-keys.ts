@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, type Config } from './config.ts';
 import { generateEncryptionKey, Keyring, parseEncryptionKey } from './crypto/keyring.ts';
@@ -20,7 +20,9 @@ export async function loadKeyring(config: Config): Promise<Keyring> {
       'ENCRYPTION_KEYS: required with DATABASE_URL (every instance needs the same keys); generate one with: openssl rand -base64 32',
     ]);
   }
-  const file = join(resolve(config.dataDir), ENCRYPTION_KEY_FILE);
+  const dir = resolve(config.dataDir);
+  const file = join(dir, ENCRYPTION_KEY_FILE);
+  await mkdir(dir, { recursive: true });
   const existing = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;

@@ -2,6 +2,7 @@ import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { ensureAdmin } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { SealedDataError } from './crypto/keyring.ts';
 import { openDatabase } from './db/database.ts';
 import { loadKeyring } from './encryption-keys.ts';
 import { createLogger } from './logger.ts';
@@ -19,18 +20,17 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-const db = await openDatabase(config, logger).catch((err: unknown) => {
-  logger.fatal({ err }, 'the database could not be opened');
-  process.exit(1);
-});
-
 const keyring = await loadKeyring(config).catch(async (err: unknown) => {
-  await db.close();
   if (err instanceof ConfigError) {
     process.stderr.write(`keyhold: the server did not start because of its configuration:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
     process.exit(1);
   }
   throw err;
+});
+
+const db = await openDatabase(config, logger).catch((err: unknown) => {
+  logger.fatal({ err }, 'the database could not be opened');
+  process.exit(1);
 });
 
 const admin = await ensureAdmin(createUsersRepo(db.pool), { username: config.adminUsername, password: config.adminPassword });
@@ -43,7 +43,14 @@ if (admin.generatedPassword) {
   logger.info({ username: config.adminUsername }, 'administrator created from ADMIN_USERNAME/ADMIN_PASSWORD');
 }
 
-const { app } = await buildApp({ config, pool: db.pool, databaseUrl: db.url, logger, keyring });
+const { app } = await buildApp({ config, pool: db.pool, databaseUrl: db.url, logger, keyring }).catch(async (err: unknown) => {
+  await db.close();
+  if (err instanceof SealedDataError) {
+    process.stderr.write(`keyhold: the signing and cookie keys in the database cannot be opened: ${err.message}. Start with the ENCRYPTION_KEYS they were sealed under (see the README, "Encryption keys").\n`);
+    process.exit(1);
+  }
+  throw err;
+});
 
 closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'shutting down after an error');
