@@ -1,149 +1,661 @@
 /**
- * `npm run bench`: measures Keyhold's endpoints over real HTTP on loopback and prints a table of
- * throughput and latency, each as a ratio against a bare Fastify hello-world measured side by side on
- * the same machine (and the client-secret cache against argon2 on every request). Figures are only
- * comparable within one run; that is what the ratios are for.
+ * `npm run bench`: Keyhold against a bare oidc-provider of the same version, both over real HTTP on
+ * loopback, started in this run, each in its own process, driven by the same load generator
+ * (autocannon in a process of its own). For every scenario and engine: throughput, p50/p99 latency,
+ * errors, the ratio to the baseline, CPU per request of the server and of Postgres (from /proc), and
+ * the server's peak RSS. Figures compare within one run on one machine; that is what the ratios are for.
  *
- * BENCH_SECONDS (default 5) and BENCH_CONCURRENCY (default 16) tune each scenario.
+ * This process only orchestrates: it seeds the embedded Postgres, starts the servers, asks them to
+ * mint codes and tokens ahead of each scenario, reads /proc around each measurement and reports.
+ * Options: see lib/options.ts (`npm run bench -- --help`).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
-import { createPool } from '../src/db/pool.ts';
-import { hashSecret } from '../src/passwords.ts';
+import { createPool, type Pool } from '../src/db/pool.ts';
 import { createClientsRepo } from '../src/repos/clients.ts';
-import { createKeysRepo } from '../src/repos/keys.ts';
+import { createProviderModelsRepo } from '../src/repos/provider-models.ts';
+import { createUsersRepo } from '../src/repos/users.ts';
+import { createClientsService } from '../src/services/clients.ts';
+import { createUsersService } from '../src/services/users.ts';
+import { BENCH_DIR, Child } from './lib/child.ts';
+import { parseOptions, USAGE, UsageError, type Options, type ScenarioName } from './lib/options.ts';
+import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.ts';
+import { peakRssMb, postmasterPid, resetPeakRss, rssMb, treeCpuMs } from './lib/procfs.ts';
+import type {
+  Argon2Result,
+  BareClient,
+  FromArgon2,
+  FromLoadgen,
+  FromServer,
+  LoadJob,
+  LoadResult,
+  MintRequest,
+  ServerConfig,
+  ToArgon2,
+  ToLoadgen,
+  ToServer,
+} from './lib/protocol.ts';
+import { markdownTable, textTable, type Row } from './lib/report.ts';
+import { expiredRows, seedClients, seedProviderRows } from './lib/seed.ts';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const root = join(import.meta.dirname, '..');
-const node = join(root, 'node_modules', '.bin', 'node');
+const REDIRECT_URI = 'https://app.example.com/callback';
+/** Codes and refresh tokens carry offline_access, so a code exchange also issues a refresh token. */
+const TOKEN_SCOPE = 'openid profile email offline_access';
+const ACCESS_SCOPE = 'openid profile email';
+const FORM = 'application/x-www-form-urlencoded';
+const USERS = 8;
+/** Access tokens minted once per engine, sent in turn by introspection and userinfo. */
+const ACCESS_TOKENS = 2000;
+const ADMIN_CLIENTS = 10_000;
+const SCALE_CLIENTS = 100_000;
+const SCALE_ROWS = 1_000_000;
+const SOAK_SECONDS = 60;
+/** Authorization codes live 60 s: minting plus the measurement must fit in that. */
+const CODE_MAX_SECONDS = 40;
+/** Once-only values minted for the measurement, over what the warm-up's rate says it will use. */
+const MINT_MARGIN = 1.5;
+/** The warm-up has no rate to go by yet: this many values per second of it (it ends early if they run out). */
+const WARMUP_RATE_GUESS = 2500;
+
+const runStarted = performance.now();
+const progress = (message: string) => process.stderr.write(`${message}\n`);
+const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+const basic = (c: Credentials) => `Basic ${Buffer.from(`${encodeURIComponent(c.id)}:${encodeURIComponent(c.secret)}`).toString('base64')}`;
+const verifier = randomBytes(32).toString('base64url');
+const pkce = { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+
+let options: Options;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  process.stderr.write(`${err.message ? `${err.message}\n\n` : ''}${USAGE}\n`);
+  process.exit(err.message ? 2 : 0);
+}
 
 async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port'))));
     });
   });
 }
 
-async function startServer(args: string[]): Promise<{ origin: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(node, [join(root, 'bench', 'server.ts'), args[0]!, String(port), ...args.slice(1)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => d.toString().includes('READY') && resolve());
-    child.on('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-  return { origin: `http://127.0.0.1:${port}`, child };
+// ---- server processes ----
+
+const profileDir = process.env.BENCH_PROFILE === '1' ? join(BENCH_DIR, 'profiles') : undefined;
+const profileStamp = new Date().toISOString().replace(/[:.]/g, '-');
+
+class Server {
+  readonly engine: ServerConfig['engine'];
+  readonly child: Child<ToServer, FromServer>;
+  readonly origin: string;
+  #nextId = 1;
+
+  private constructor(engine: ServerConfig['engine'], child: Child<ToServer, FromServer>, origin: string) {
+    this.engine = engine;
+    this.child = child;
+    this.origin = origin;
+  }
+
+  static async start(config: ServerConfig, label: string): Promise<Server> {
+    // Only Keyhold is profiled: it is what the profile is for.
+    const nodeOptions =
+      profileDir && config.engine === 'keyhold' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}-${profileStamp}.cpuprofile`] : [];
+    const child = new Child<ToServer, FromServer>('server.ts', { args: [JSON.stringify(config)], nodeOptions });
+    const first = await child.next((m): m is Extract<FromServer, { type: 'ready' | 'failed' }> => m.type === 'ready' || (m.type === 'failed' && m.id === undefined));
+    if (first.type === 'failed') throw new Error(`the ${config.engine} server did not start:\n${first.message}`);
+    return new Server(config.engine, child, `http://127.0.0.1:${config.port}`);
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  async mint(request: MintRequest): Promise<string[]> {
+    const id = this.#nextId++;
+    this.child.send({ type: 'mint', id, request });
+    const answer = await this.child.next(
+      (m): m is Extract<FromServer, { type: 'minted' | 'failed' }> => (m.type === 'minted' || m.type === 'failed') && m.id === id,
+    );
+    if (answer.type === 'failed') throw new Error(`minting on ${this.engine} failed:\n${answer.message}`);
+    progress(`    minted ${answer.values.length.toLocaleString('en-US')} ${request.kind} values in ${(answer.ms / 1000).toFixed(1)} s`);
+    return answer.values;
+  }
+
+  /** Closes the server and waits for its process to end (a CPU profile is written then). */
+  async stop(): Promise<void> {
+    this.child.send({ type: 'stop' });
+    const timer = setTimeout(() => this.child.process.kill('SIGKILL'), 15_000);
+    await this.child.exited;
+    clearTimeout(timer);
+  }
 }
 
-interface Result {
-  name: string;
-  requests: number;
-  errors: number;
-  rps: number;
-  p50: number;
-  p99: number;
+interface Credentials {
+  id: string;
+  secret: string;
 }
 
-/** Keeps CONCURRENCY requests in flight for SECONDS; every answer must have the expected status. */
-async function load(name: string, make: () => Promise<Response>, expected = 200): Promise<Result> {
-  const latencies: number[] = [];
-  let errors = 0;
-  // Warm-up: JIT, connection pools and caches.
-  for (let i = 0; i < 20; i++) await (await make()).arrayBuffer();
-  const end = performance.now() + SECONDS * 1000;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (performance.now() < end) {
-        const t0 = performance.now();
-        const response = await make();
-        await response.arrayBuffer();
-        latencies.push(performance.now() - t0);
-        if (response.status !== expected) errors++;
-      }
+/** One engine under test, with the clients and accounts it knows. */
+interface Engine {
+  name: 'keyhold' | 'bare';
+  server: Server;
+  /** A client-credentials client: the token scenario, and the resource server that introspects. */
+  resourceServer: Credentials;
+  /** A hybrid client with refresh tokens: codes, refresh tokens and access tokens are issued to it. */
+  app: Credentials;
+  accountIds: string[];
+  accessTokens?: string[];
+}
+
+async function runLoad(job: LoadJob): Promise<LoadResult> {
+  const answer = await Child.once<ToLoadgen, FromLoadgen>('loadgen.ts', { type: 'run', job });
+  if (answer.type === 'failed') throw new Error(`the load generator failed:\n${answer.message}`);
+  return answer.result;
+}
+
+// ---- scenarios ----
+
+interface Phase {
+  seconds: number;
+  /** Units per second seen in the warm-up; absent for the warm-up itself. */
+  expectedRate?: number;
+}
+
+interface Scenario {
+  name: ScenarioName;
+  title: string;
+  engines: Array<Engine['name']>;
+  unit: Row['unit'];
+  maxSeconds?: number;
+  /** The load generator's job for one run, minting first whatever it uses up. */
+  job(engine: Engine, phase: Phase): Promise<LoadJob>;
+}
+
+/** How many once-only values a run needs: what the rate says, with a margin, never fewer than a few per connection. */
+function onceCount(phase: Phase): number {
+  const expected = phase.expectedRate === undefined ? WARMUP_RATE_GUESS * phase.seconds : phase.expectedRate * phase.seconds * MINT_MARGIN;
+  return Math.max(options.connections * 4, Math.ceil(expected));
+}
+
+const accessTokensOf = async (e: Engine) =>
+  (e.accessTokens ??= await e.server.mint({ kind: 'access', count: ACCESS_TOKENS, clientId: e.app.id, accountIds: e.accountIds, scope: ACCESS_SCOPE }));
+
+const http = (e: Engine, phase: Phase, rest: Omit<Extract<LoadJob, { kind: 'http' }>, 'kind' | 'origin' | 'connections' | 'seconds'>): LoadJob => ({
+  kind: 'http',
+  origin: e.server.origin,
+  connections: options.connections,
+  seconds: phase.seconds,
+  ...rest,
+});
+
+let adminToken: string | undefined;
+const signinUsers: Array<{ username: string; password: string }> = [];
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: 'client_credentials',
+    title: 'client_credentials token',
+    engines: ['bare', 'keyhold'],
+    unit: 'request',
+    job: async (e, phase) =>
+      http(e, phase, {
+        once: false,
+        request: { method: 'POST', path: '/token', headers: { authorization: basic(e.resourceServer), 'content-type': FORM }, body: 'grant_type=client_credentials' },
+      }),
+  },
+  {
+    name: 'code',
+    title: 'authorization code exchange',
+    engines: ['bare', 'keyhold'],
+    unit: 'request',
+    maxSeconds: CODE_MAX_SECONDS,
+    job: async (e, phase) => {
+      const codes = await e.server.mint({
+        kind: 'code',
+        count: onceCount(phase),
+        clientId: e.app.id,
+        accountIds: e.accountIds,
+        scope: TOKEN_SCOPE,
+        redirectUri: REDIRECT_URI,
+        codeChallenge: pkce.challenge,
+      });
+      return http(e, phase, {
+        once: true,
+        request: { method: 'POST', path: '/token', headers: { authorization: basic(e.app), 'content-type': FORM } },
+        variants: codes.map((code) => ({ body: form({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: pkce.verifier }) })),
+      });
+    },
+  },
+  {
+    name: 'refresh',
+    title: 'refresh (rotating)',
+    engines: ['bare', 'keyhold'],
+    unit: 'request',
+    job: async (e, phase) => {
+      const tokens = await e.server.mint({ kind: 'refresh', count: onceCount(phase), clientId: e.app.id, accountIds: e.accountIds, scope: TOKEN_SCOPE });
+      return http(e, phase, {
+        once: true,
+        request: { method: 'POST', path: '/token', headers: { authorization: basic(e.app), 'content-type': FORM } },
+        variants: tokens.map((token) => ({ body: form({ grant_type: 'refresh_token', refresh_token: token }) })),
+      });
+    },
+  },
+  {
+    name: 'introspection',
+    title: 'introspection',
+    engines: ['bare', 'keyhold'],
+    unit: 'request',
+    job: async (e, phase) =>
+      http(e, phase, {
+        once: false,
+        request: { method: 'POST', path: '/token/introspection', headers: { authorization: basic(e.resourceServer), 'content-type': FORM } },
+        variants: (await accessTokensOf(e)).map((token) => ({ body: form({ token, token_type_hint: 'access_token' }) })),
+      }),
+  },
+  {
+    name: 'userinfo',
+    title: 'userinfo',
+    engines: ['bare', 'keyhold'],
+    unit: 'request',
+    job: async (e, phase) =>
+      http(e, phase, {
+        once: false,
+        request: { method: 'GET', path: '/me', headers: {} },
+        variants: (await accessTokensOf(e)).map((token) => ({ headers: { authorization: `Bearer ${token}` } })),
+      }),
+  },
+  {
+    name: 'signin',
+    title: 'full sign-in (5 requests)',
+    engines: ['keyhold'],
+    unit: 'sign-in',
+    job: async (e, phase) => ({
+      kind: 'signin',
+      origin: e.server.origin,
+      connections: options.connections,
+      seconds: phase.seconds,
+      signin: { clientId: e.app.id, clientSecret: e.app.secret, redirectUri: REDIRECT_URI, scope: ACCESS_SCOPE, users: signinUsers },
     }),
-  );
-  const elapsed = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { name, requests: latencies.length, errors, rps: latencies.length / elapsed, p50: at(0.5), p99: at(0.99) };
+  },
+  {
+    name: 'admin',
+    title: `admin API first page (${(ADMIN_CLIENTS / 1000).toFixed(0)}k clients)`,
+    engines: ['keyhold'],
+    unit: 'request',
+    job: async (e, phase) =>
+      http(e, phase, { once: false, request: { method: 'GET', path: '/api/v1/clients', headers: { authorization: `Bearer ${adminToken}` } } }),
+  },
+];
+
+// ---- measurement ----
+
+interface CpuSample {
+  server: number;
+  postgres: number | null;
 }
+
+let postmaster = 0;
+const cpuNow = (e: Engine): CpuSample => ({ server: treeCpuMs(e.server.pid), postgres: e.name === 'keyhold' ? treeCpuMs(postmaster) : null });
+
+/**
+ * Warm-up, then the measured run with /proc read around it. The warm-up's rate sizes what the
+ * measured run mints; `around` runs outside the CPU window (the scale run counts expired rows there).
+ */
+async function measure(s: Scenario, e: Engine, phase: Row['phase'], seconds: number, around: { before?: () => Promise<void>; after?: () => Promise<void> } = {}): Promise<Row> {
+  const measuredSeconds = Math.min(seconds, s.maxSeconds ?? Infinity);
+  progress(`  ${s.title} on ${e.name}${phase === 'default' ? '' : ` [${phase}]`}: warm-up ${options.warmupSeconds} s, then ${measuredSeconds} s`);
+  const warm = await runLoad(await s.job(e, { seconds: options.warmupSeconds }));
+  const job = await s.job(e, { seconds: measuredSeconds, expectedRate: warm.rate });
+  await around.before?.();
+  const peakReset = resetPeakRss(e.server.pid);
+  const rssStartMb = rssMb(e.server.pid) ?? null;
+  const before = cpuNow(e);
+  const result = await runLoad(job);
+  const after = cpuNow(e);
+  const rssEndMb = rssMb(e.server.pid) ?? null;
+  const peak = peakRssMb(e.server.pid) ?? null;
+  await around.after?.();
+
+  const units = Math.max(1, result.completed);
+  const errors = result.badStatus + result.socketErrors;
+  const warmupErrors = warm.badStatus + warm.socketErrors;
+  const notes: string[] = [];
+  if (result.exhausted && result.elapsedS < measuredSeconds * 0.9) notes.push(`minted values ran out after ${result.elapsedS.toFixed(1)} s`);
+  if (measuredSeconds < seconds) notes.push(`measured ${measuredSeconds} s: codes live 60 s`);
+  if (!peakReset) notes.push('peak RSS is since the server started (clear_refs not writable)');
+  if (warmupErrors) notes.push(`${warmupErrors} errors during the warm-up`);
+  const row: Row = {
+    scenario: s.name,
+    title: s.title,
+    engine: e.name,
+    phase,
+    rate: result.rate,
+    unit: s.unit,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    errors,
+    warmupErrors,
+    completed: result.completed,
+    responses: result.responses,
+    elapsedS: result.elapsedS,
+    exhausted: result.exhausted,
+    ratio: null,
+    baseline: null,
+    serverCpuMsPerUnit: (after.server - before.server) / units,
+    postgresCpuMsPerUnit: after.postgres === null || before.postgres === null ? null : (after.postgres - before.postgres) / units,
+    peakRssMb: peak,
+    rssStartMb,
+    rssEndMb,
+    statuses: result.statuses,
+    samples: [...result.samples, ...warm.samples].slice(0, 5),
+    notes,
+  };
+  progress(
+    `    ${Math.round(row.rate).toLocaleString('en-US')} ${s.unit}s/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, ${errors} errors` +
+      (row.samples.length ? `\n    first unexpected answers:\n      ${row.samples.join('\n      ')}` : ''),
+  );
+  return row;
+}
+
+// ---- the run ----
 
 const tempDir = await mkdtemp(join(tmpdir(), 'keyhold-bench-'));
-const pg = await startEmbeddedPostgres(tempDir);
-const pool = createPool({ connectionString: pg.url });
-const servers: ChildProcess[] = [];
-try {
-  await migrate(pool);
-  await createKeysRepo(pool).ensure();
-  const secret = randomBytes(32).toString('base64url');
-  const { client } = await createClientsRepo(pool).create(
-    { type: 'client-credentials', name: 'bench' },
-    { description: 'bench', hash: await hashSecret(secret), expiresAt: null },
-  );
-  const basic = `Basic ${Buffer.from(`${client.id}:${secret}`).toString('base64')}`;
+// As root, Postgres runs as the `postgres` user, which must be able to enter the directory.
+if (process.getuid?.() === 0) await chmod(tempDir, 0o755);
+let pg: EmbeddedDatabase | undefined;
+let pool: Pool | undefined;
+const servers = new Set<Server>();
+let cleaning: Promise<void> | undefined;
 
-  const bare = await startServer(['bare']);
-  const keyhold = await startServer(['keyhold', pg.url, 'on']);
-  const uncached = await startServer(['keyhold', pg.url, 'off']);
-  servers.push(bare.child, keyhold.child, uncached.child);
-
-  const tokenRequest = (origin: string) => () =>
-    fetch(`${origin}/token`, {
-      method: 'POST',
-      headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'grant_type=client_credentials',
-    });
-  const token = (await (await tokenRequest(keyhold.origin)()).json()) as { access_token?: string };
-  if (!token.access_token) throw new Error(`no token: ${JSON.stringify(token)}`);
-
-  const results: Result[] = [];
-  const hello = () => fetch(`${bare.origin}/hello`);
-  await load('warm-up', hello); // the load generator's own JIT and sockets
-  const baselineBefore = await load('baseline: bare Fastify GET /hello', hello);
-  results.push(baselineBefore);
-  results.push(await load('GET /.well-known/openid-configuration', () => fetch(`${keyhold.origin}/.well-known/openid-configuration`)));
-  results.push(await load('GET /jwks', () => fetch(`${keyhold.origin}/jwks`)));
-  results.push(await load('GET /readyz (database round trip)', () => fetch(`${keyhold.origin}/readyz`)));
-  results.push(await load('POST /token client_credentials (secret cache)', tokenRequest(keyhold.origin)));
-  results.push(await load('POST /token client_credentials (argon2 every request)', tokenRequest(uncached.origin)));
-  results.push(
-    await load('POST /token/introspection (secret cache)', () =>
-      fetch(`${keyhold.origin}/token/introspection`, {
-        method: 'POST',
-        headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token: token.access_token! }).toString(),
-      }),
-    ),
-  );
-
-  // The baseline runs first and last; the table compares against the mean of the two.
-  const baselineAfter = await load('baseline again', hello);
-  const baseline = { ...baselineBefore, rps: (baselineBefore.rps + baselineAfter.rps) / 2 };
-  results[0] = { ...baselineBefore, name: `baseline: bare Fastify GET /hello (first ${baselineBefore.rps.toFixed(0)}, last ${baselineAfter.rps.toFixed(0)})`, rps: baseline.rps };
-  const pad = (s: string, n: number) => s.padEnd(n);
-  const num = (n: number, d = 0) => n.toFixed(d).padStart(9);
-  process.stdout.write(`\nKeyhold benchmarks: ${SECONDS}s per scenario, ${CONCURRENCY} concurrent requests, Node ${process.version}\n\n`);
-  process.stdout.write(`${pad('scenario', 66)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)} ${'vs bare'.padStart(9)} ${'errors'.padStart(7)}\n`);
-  process.stdout.write(`${'-'.repeat(114)}\n`);
-  for (const r of results) {
-    process.stdout.write(`${pad(r.name, 66)} ${num(r.rps)} ${num(r.p50, 2)} ${num(r.p99, 2)} ${num(r.rps / baseline.rps, 3)} ${String(r.errors).padStart(7)}\n`);
-  }
-  const cached = results.find((r) => r.name.includes('client_credentials (secret cache)'))!;
-  const argon = results.find((r) => r.name.includes('argon2 every request'))!;
-  process.stdout.write(`\nsecret cache speed-up on the token endpoint: ${(cached.rps / argon.rps).toFixed(1)}x throughput, p50 ${(argon.p50 / cached.p50).toFixed(1)}x lower\n`);
-  if (results.some((r) => r.errors > 0)) process.exitCode = 1;
-} finally {
-  for (const child of servers) child.kill('SIGTERM');
-  await pool.end();
-  await pg.stop();
-  await rm(tempDir, { recursive: true, force: true });
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    await Promise.all([...servers].map((s) => s.stop().catch(() => undefined)));
+    await pool?.end().catch(() => undefined);
+    await pg?.stop().catch(() => undefined);
+    await rm(tempDir, { recursive: true, force: true });
+  })();
+  return cleaning;
 }
+process.once('SIGINT', () => {
+  progress('interrupted: stopping the servers and Postgres');
+  void cleanUp().finally(() => process.exit(130));
+});
+
+async function startServer(config: ServerConfig, label: string): Promise<Server> {
+  const server = await Server.start(config, label);
+  servers.add(server);
+  return server;
+}
+
+async function stopServer(server: Server): Promise<void> {
+  await server.stop();
+  servers.delete(server);
+}
+
+const rows: Row[] = [];
+let signin: { rate: number; argon2: Argon2Result; ratio: number } | undefined;
+let soak: { seconds: number; rssStartMb: number | null; rssEndMb: number | null; growthPercent: number | null } | undefined;
+const scale: { clients: number; providerRows: number; seedSeconds: number; sweepIntervalMs: number; scenarios: Array<Record<string, unknown>> } = {
+  clients: SCALE_CLIENTS,
+  providerRows: SCALE_ROWS,
+  seedSeconds: 0,
+  sweepIntervalMs: 1000,
+  scenarios: [],
+};
+const profiles: ProfileSummary[] = [];
+let postgresVersion = '';
+
+try {
+  progress(`Keyhold benchmark: ${options.seconds} s per scenario after ${options.warmupSeconds} s of warm-up, ${options.connections} connections`);
+  progress('starting the embedded Postgres and seeding');
+  pg = await startEmbeddedPostgres(tempDir);
+  postmaster = postmasterPid(join(tempDir, 'postgres'));
+  pool = createPool({ connectionString: pg.url, max: 4 });
+  await migrate(pool);
+  postgresVersion = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '';
+
+  const models = createProviderModelsRepo(pool);
+  const clientsService = createClientsService({ clients: createClientsRepo(pool), models });
+  const usersService = createUsersService({ users: createUsersRepo(pool), models });
+  const created = async (body: Record<string, unknown>): Promise<Credentials> => {
+    const { client, secret } = await clientsService.create(body);
+    if (!secret) throw new Error(`client ${client.name} came without a secret`);
+    return { id: client.id, secret: secret.value };
+  };
+  const resourceServer = await created({ type: 'client-credentials', name: 'bench resource server' });
+  const app = await created({ type: 'hybrid', name: 'bench app', redirectUris: [REDIRECT_URI], allowRefreshToken: true });
+  const admin = await created({ type: 'client-credentials', name: 'bench-admin', roles: ['admin'] });
+  const password = randomBytes(12).toString('base64url');
+  const accountIds: string[] = [];
+  for (let i = 0; i < USERS; i++) {
+    const username = `bench-user-${i}`;
+    const user = await usersService.create({ username, password, name: `Bench User ${i}`, email: `${username}@example.com` });
+    accountIds.push(user.id);
+    signinUsers.push({ username, password });
+  }
+
+  const encryptionKey = randomBytes(32).toString('base64');
+  const keyholdConfig = async (extra: { sweepIntervalMs?: number } = {}): Promise<ServerConfig> => ({
+    engine: 'keyhold',
+    port: await freePort(),
+    databaseUrl: pg!.url,
+    encryptionKey,
+    ...extra,
+  });
+  const bareClients: BareClient[] = [
+    { clientId: 'bench-resource-server', secret: randomBytes(32).toString('base64url'), kind: 'client-credentials', redirectUris: [] },
+    { clientId: 'bench-app', secret: randomBytes(32).toString('base64url'), kind: 'app', redirectUris: [REDIRECT_URI] },
+  ];
+  progress('starting the servers');
+  const [bareServer, keyholdServer] = await Promise.all([
+    startServer({ engine: 'bare', port: await freePort(), clients: bareClients }, 'bare'),
+    startServer(await keyholdConfig(), 'keyhold'),
+  ]);
+  const engines: Record<Engine['name'], Engine> = {
+    bare: {
+      name: 'bare',
+      server: bareServer,
+      resourceServer: { id: bareClients[0]!.clientId, secret: bareClients[0]!.secret },
+      app: { id: bareClients[1]!.clientId, secret: bareClients[1]!.secret },
+      accountIds: Array.from({ length: USERS }, (_, i) => `bench-account-${i}`),
+    },
+    keyhold: { name: 'keyhold', server: keyholdServer, resourceServer, app, accountIds },
+  };
+
+  for (const scenario of SCENARIOS.filter((s) => options.only.includes(s.name))) {
+    progress(`${scenario.title}`);
+    if (scenario.name === 'admin') {
+      const added = await seedClients(pool, ADMIN_CLIENTS);
+      progress(`    seeded ${added.toLocaleString('en-US')} clients`);
+      const answer = await fetch(`${keyholdServer.origin}/token`, {
+        method: 'POST',
+        headers: { authorization: basic(admin), 'content-type': FORM },
+        body: form({ grant_type: 'client_credentials', scope: 'admin' }),
+      });
+      const token = (await answer.json()) as { access_token?: string };
+      if (!token.access_token) throw new Error(`no admin token: ${answer.status} ${JSON.stringify(token)}`);
+      adminToken = token.access_token;
+    }
+    const measured: Partial<Record<Engine['name'], Row>> = {};
+    for (const name of scenario.engines) {
+      const row = await measure(scenario, engines[name], 'default', options.seconds);
+      measured[name] = row;
+      rows.push(row);
+    }
+    if (measured.bare && measured.keyhold) {
+      measured.keyhold.ratio = measured.keyhold.rate / measured.bare.rate;
+      measured.keyhold.baseline = 'bare';
+    }
+    if (scenario.name === 'signin' && measured.keyhold) {
+      // The yardstick runs while the servers sit idle, with as many verifications in flight as connections.
+      progress(`  argon2id verifications, ${options.connections} in flight, own process`);
+      const answer = await Child.once<ToArgon2, FromArgon2>('argon2.ts', {
+        type: 'run',
+        job: { seconds: options.seconds, warmupSeconds: options.warmupSeconds, concurrency: options.connections },
+      });
+      if (answer.type === 'failed') throw new Error(`the argon2id verifier failed: ${answer.message}`);
+      const argon2 = answer.result;
+      const ratio = measured.keyhold.rate / argon2.rate;
+      measured.keyhold.ratio = ratio;
+      measured.keyhold.baseline = 'argon2id';
+      signin = { rate: measured.keyhold.rate, argon2, ratio };
+      rows.push({
+        scenario: 'signin',
+        title: 'argon2id verify (yardstick)',
+        engine: 'argon2',
+        phase: 'default',
+        rate: argon2.rate,
+        unit: 'verify',
+        p50Ms: argon2.p50Ms,
+        p99Ms: argon2.p99Ms,
+        errors: 0,
+        warmupErrors: 0,
+        completed: argon2.verifies,
+        responses: 0,
+        elapsedS: argon2.elapsedS,
+        exhausted: false,
+        ratio: null,
+        baseline: null,
+        serverCpuMsPerUnit: null,
+        postgresCpuMsPerUnit: null,
+        peakRssMb: null,
+        rssStartMb: null,
+        rssEndMb: null,
+        statuses: {},
+        samples: [],
+        notes: [],
+      });
+      progress(`    ${Math.round(argon2.rate)} verifies/s; sign-ins/s ÷ verifies/s = ${ratio.toFixed(2)}`);
+    }
+  }
+
+  if (options.soak) {
+    progress(`soak: client_credentials on Keyhold for ${SOAK_SECONDS} s`);
+    const row = await measure(SCENARIOS[0]!, engines.keyhold, 'soak', SOAK_SECONDS);
+    const growth = row.rssStartMb && row.rssEndMb ? (100 * (row.rssEndMb - row.rssStartMb)) / row.rssStartMb : null;
+    soak = { seconds: SOAK_SECONDS, rssStartMb: row.rssStartMb, rssEndMb: row.rssEndMb, growthPercent: growth };
+    row.notes.push(`RSS ${row.rssStartMb?.toFixed(0)} MB at start, ${row.rssEndMb?.toFixed(0)} MB at end (${growth === null ? '?' : `${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%`})`);
+    rows.push(row);
+  }
+
+  if (options.scale) {
+    progress(`scale: seeding ${SCALE_CLIENTS.toLocaleString('en-US')} clients and ${SCALE_ROWS.toLocaleString('en-US')} provider rows (half of them expired)`);
+    await stopServer(keyholdServer);
+    const seedStarted = performance.now();
+    await seedClients(pool, SCALE_CLIENTS);
+    await seedProviderRows(pool, SCALE_ROWS);
+    // Statistics and the visibility map as a database this size would have them in production.
+    await pool.query('VACUUM ANALYZE clients, client_secrets, oidc_payloads');
+    scale.seedSeconds = (performance.now() - seedStarted) / 1000;
+    progress(`    seeded in ${scale.seedSeconds.toFixed(0)} s; restarting Keyhold with sweepIntervalMs ${scale.sweepIntervalMs}`);
+    const scaled: Engine = { ...engines.keyhold, server: await startServer(await keyholdConfig({ sweepIntervalMs: scale.sweepIntervalMs }), 'keyhold-scale') };
+    for (const name of ['client_credentials', 'introspection'] as const) {
+      const scenario = SCENARIOS.find((s) => s.name === name)!;
+      let expiredBefore = 0;
+      let expiredAfter = 0;
+      const row = await measure(scenario, scaled, 'scale', options.seconds, {
+        before: async () => void (expiredBefore = await expiredRows(pool!)),
+        after: async () => void (expiredAfter = await expiredRows(pool!)),
+      });
+      const empty = rows.find((r) => r.scenario === name && r.engine === 'keyhold' && r.phase === 'default');
+      if (empty) {
+        row.ratio = row.rate / empty.rate;
+        row.baseline = 'empty db';
+      }
+      row.notes.push(
+        `expired rows ${expiredBefore.toLocaleString('en-US')} before, ${expiredAfter.toLocaleString('en-US')} after the measurement`,
+        `p99 ${empty ? `${empty.p99Ms.toFixed(1)} ms on the empty database, ` : ''}${row.p99Ms.toFixed(1)} ms here`,
+      );
+      scale.scenarios.push({ scenario: name, ratioToEmpty: row.ratio, p99EmptyMs: empty?.p99Ms ?? null, p99ScaledMs: row.p99Ms, expiredBefore, expiredAfter });
+      rows.push(row);
+    }
+  }
+} catch (err) {
+  process.exitCode = 1;
+  progress(`\nthe benchmark stopped: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+} finally {
+  await cleanUp();
+}
+
+if (profileDir) {
+  for (const file of (await readdir(profileDir).catch(() => [])).filter((f) => f.endsWith(`${profileStamp}.cpuprofile`)).sort()) {
+    profiles.push(summariseProfile(join(profileDir, file)));
+  }
+}
+
+// ---- report ----
+
+const totalSeconds = (performance.now() - runStarted) / 1000;
+const version = (pkg: string) => (JSON.parse(readFileSync(join(BENCH_DIR, '..', 'node_modules', pkg, 'package.json'), 'utf8')) as { version: string }).version;
+const machine = {
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown',
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+  kernel: release(),
+  node: process.version,
+  postgres: postgresVersion,
+  oidcProvider: version('oidc-provider'),
+  autocannon: version('autocannon'),
+};
+const date = new Date().toISOString();
+
+const out: string[] = [];
+out.push(
+  '',
+  `Keyhold vs bare oidc-provider ${machine.oidcProvider}: ${options.seconds} s per scenario, ${options.connections} connections, ` +
+    `Node ${machine.node}, Postgres ${machine.postgres}, ${machine.cpus} × ${machine.cpuModel}`,
+  '',
+  textTable(rows),
+  '',
+  'vs baseline: Keyhold ÷ bare engine; for sign-ins, sign-ins/s ÷ argon2id verifies/s; for [scale], ÷ the same scenario on the empty database.',
+  'CPU ms/req: CPU time of the server process and of all Postgres processes during the measurement, per request (per sign-in).',
+);
+if (signin) {
+  out.push(
+    '',
+    `sign-ins: ${signin.rate.toFixed(1)}/s; argon2id verifies: ${signin.argon2.rate.toFixed(1)}/s (${options.connections} in flight, own process); ` +
+      `figure of merit ${signin.ratio.toFixed(2)} (target 0.8)`,
+  );
+}
+if (soak) {
+  const g = soak.growthPercent;
+  out.push('', `soak: RSS ${soak.rssStartMb?.toFixed(0)} MB at start, ${soak.rssEndMb?.toFixed(0)} MB after ${soak.seconds} s (${g === null ? '?' : `${g >= 0 ? '+' : ''}${g.toFixed(1)}%`})`);
+}
+for (const row of rows.filter((r) => r.notes.length)) out.push(`note, ${row.title} [${row.engine}${row.phase === 'default' ? '' : `, ${row.phase}`}]: ${row.notes.join('; ')}`);
+for (const profile of profiles) out.push('', formatProfile(profile));
+out.push('', 'For the README:', '', markdownTable(rows), '', `Total run time: ${totalSeconds.toFixed(0)} s`);
+process.stdout.write(`${out.join('\n')}\n`);
+
+await mkdir(BENCH_DIR, { recursive: true });
+await writeFile(
+  join(BENCH_DIR, 'results.json'),
+  `${JSON.stringify(
+    {
+      date,
+      machine,
+      options: { ...options, profiled: profileDir !== undefined },
+      totalSeconds,
+      failed: process.exitCode === 1,
+      rows,
+      signin: signin ?? null,
+      soak: soak ?? null,
+      scale: options.scale ? scale : null,
+      profiles,
+    },
+    null,
+    2,
+  )}\n`,
+);
+
+if (rows.some((r) => r.errors > 0 || r.warmupErrors > 0)) process.exitCode = 1;

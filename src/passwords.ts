@@ -1,8 +1,9 @@
 import argon2 from 'argon2';
 
 /**
- * argon2id parameters for passwords and client secrets (OWASP's 19 MiB, t=2, p=1 profile). Verification
- * reads the parameters from each stored hash, so raising them later keeps old hashes valid.
+ * argon2id parameters for passwords (OWASP's 19 MiB, t=2, p=1 profile); client secrets issued before
+ * digests were hashed with them too. Verification reads the parameters from each stored hash, so
+ * raising them later keeps old hashes valid.
  */
 const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 

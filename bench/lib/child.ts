@@ -62,6 +62,6 @@ export class Child<In, Out extends { type: string }> {
   static async once<In, Out extends { type: string }>(script: string, job: In): Promise<Out> {
     const child = new Child<In, Out>(script);
     child.send(job);
-    return child.next((m: Out): m is Out => true);
+    return child.next((_message: Out): _message is Out => true);
   }
 }

@@ -24,6 +24,9 @@ export interface Row {
   serverCpuMsPerUnit: number | null;
   postgresCpuMsPerUnit: number | null;
   peakRssMb: number | null;
+  /** The server's RSS right before and right after the measurement (the soak reports its growth). */
+  rssStartMb: number | null;
+  rssEndMb: number | null;
   statuses: Record<string, number>;
   samples: string[];
   notes: string[];

@@ -55,7 +55,9 @@ export function createAdminAuth({ provider, clients, users }: AdminAuthDeps) {
     const value = BEARER.exec(header)?.[1];
     if (!value) throw invalidToken();
 
-    const token = (await provider.AccessToken.find(value)) ?? (await provider.ClientCredentials.find(value));
+    // Asked together, the two lookups share one query (see oidc/adapter.ts).
+    const [accessToken, clientCredentials] = await Promise.all([provider.AccessToken.find(value), provider.ClientCredentials.find(value)]);
+    const token = accessToken ?? clientCredentials;
     if (!token || token.isExpired || !token.clientId) throw invalidToken();
     const scopes = new Set(typeof token.scope === 'string' ? token.scope.split(' ') : []);
     const accountId = 'accountId' in token ? token.accountId : undefined;
