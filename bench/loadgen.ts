@@ -16,30 +16,72 @@ type SigninJob = Extract<LoadJob, { kind: 'signin' }>;
 
 const MAX_SAMPLES = 5;
 
-/** What every run records, whatever it counts as a unit. */
+/**
+ * What a run records. Load runs without a break from warm-up into measurement; only what happens
+ * after the mark counts (the warm-up's own rate and errors are kept aside), and the orchestrator is
+ * told the moment the mark passes so that its /proc readings cover the same span.
+ */
 class Tally {
   readonly statuses: Record<string, number> = {};
   readonly samples: string[] = [];
   readonly latencies = new Latencies();
-  readonly started = performance.now();
-  lastResponseAt = this.started;
+  readonly #started = performance.now();
+  readonly #markAt: number;
+  lastResponseAt: number;
   responses = 0;
   completed = 0;
   badStatus = 0;
+  socketErrors = 0;
+  timeouts = 0;
+  warmupCompleted = 0;
+  warmupErrors = 0;
+
+  constructor(warmupSeconds: number) {
+    this.#markAt = this.#started + warmupSeconds * 1000;
+    this.lastResponseAt = this.#markAt;
+    setTimeout(() => process.send!({ type: 'measuring' } satisfies FromLoadgen), warmupSeconds * 1000).unref();
+  }
+
+  get measuring(): boolean {
+    return performance.now() >= this.#markAt;
+  }
 
   response(status: number): void {
+    if (!this.measuring) return;
     this.responses++;
     this.statuses[status] = (this.statuses[status] ?? 0) + 1;
     this.lastResponseAt = performance.now();
   }
 
-  bad(what: string): void {
-    this.badStatus++;
-    if (this.samples.length < MAX_SAMPLES) this.samples.push(what.slice(0, 400));
+  /** One unit done (a response, or a whole sign-in), `ms` long. */
+  complete(ms: number): void {
+    if (!this.measuring) {
+      this.warmupCompleted++;
+      return;
+    }
+    this.completed++;
+    this.latencies.add(ms);
   }
 
-  result(run: autocannon.Result, exhausted: boolean): LoadResult {
-    const elapsedS = Math.max(1e-3, (this.lastResponseAt - this.started) / 1000);
+  bad(what: string): void {
+    if (this.measuring) this.badStatus++;
+    else this.warmupErrors++;
+    if (this.samples.length < MAX_SAMPLES) this.samples.push(`${this.measuring ? '' : '(warm-up) '}${what.slice(0, 400)}`);
+  }
+
+  socketError(err: Error): void {
+    if (!this.measuring) {
+      this.warmupErrors++;
+      return;
+    }
+    this.socketErrors++;
+    if (/timed out/.test(err.message)) this.timeouts++;
+    if (this.samples.length < MAX_SAMPLES) this.samples.push(`socket: ${err.message}`);
+  }
+
+  result(exhausted: boolean): LoadResult {
+    const elapsedS = Math.max(1e-3, (this.lastResponseAt - this.#markAt) / 1000);
+    const warmupS = Math.max(1e-3, (this.#markAt - this.#started) / 1000);
     return {
       completed: this.completed,
       responses: this.responses,
@@ -48,27 +90,34 @@ class Tally {
       p50Ms: this.latencies.percentile(0.5),
       p99Ms: this.latencies.percentile(0.99),
       badStatus: this.badStatus,
-      socketErrors: run.errors,
-      timeouts: run.timeouts,
+      socketErrors: this.socketErrors,
+      timeouts: this.timeouts,
       statuses: this.statuses,
       exhausted,
+      warmupRate: this.warmupCompleted / warmupS,
+      warmupErrors: this.warmupErrors,
       samples: this.samples,
     };
   }
 }
 
-function cannon(options: autocannon.Options, tally: Tally, onResponse?: (ms: number, status: number) => void): Promise<autocannon.Result> {
+/** Runs autocannon for warm-up + measurement, feeding the tally every response and socket error. */
+function cannon(job: LoadJob, options: Omit<autocannon.Options, 'url' | 'connections' | 'duration'>, tally: Tally, onResponse?: (ms: number, status: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const instance = autocannon(options, (err, result) => (err ? reject(err) : resolve(result)));
+    const instance = autocannon(
+      { url: job.origin, connections: job.connections, duration: job.warmupSeconds + job.seconds, ...options },
+      (err) => (err ? reject(err) : resolve()),
+    );
     instance.on('response', (_client, status, _bytes, ms) => {
       tally.response(status);
       onResponse?.(ms, status);
     });
+    instance.on('reqError', (err) => tally.socketError(err));
   });
 }
 
 async function runHttp(job: HttpJob): Promise<LoadResult> {
-  const tally = new Tally();
+  const tally = new Tally(job.warmupSeconds);
   const { variants } = job;
   let next = 0;
   const request: autocannon.Request = {
@@ -85,22 +134,17 @@ async function runHttp(job: HttpJob): Promise<LoadResult> {
       return { ...req, ...(variant.body === undefined ? {} : { body: variant.body }), headers: { ...req.headers, ...variant.headers } };
     };
   }
-  const run = await cannon(
+  await cannon(
+    job,
     {
-      url: job.origin,
-      connections: job.connections,
-      duration: job.seconds,
       requests: [request],
       // Each once-only value goes to exactly one request: the run stops when they are all used.
       ...(job.once && variants ? { maxOverallRequests: variants.length } : {}),
     },
     tally,
-    (ms) => {
-      tally.completed++;
-      tally.latencies.add(ms);
-    },
+    (ms) => tally.complete(ms),
   );
-  return tally.result(run, job.once && variants !== undefined && next >= variants.length);
+  return tally.result(job.once && variants !== undefined && next >= variants.length);
 }
 
 // ---- sign-ins ----
@@ -140,7 +184,7 @@ const cookieHeader = (flow: Flow): Record<string, string> =>
 const unescapeHtml = (s: string) => s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
 
 async function runSignin(job: SigninJob): Promise<LoadResult> {
-  const tally = new Tally();
+  const tally = new Tally(job.warmupSeconds);
   const spec: SigninSpec = job.signin;
   const origin = new URL(job.origin).origin;
   const basic = `Basic ${Buffer.from(`${encodeURIComponent(spec.clientId)}:${encodeURIComponent(spec.clientSecret)}`).toString('base64')}`;
@@ -273,14 +317,14 @@ async function runSignin(job: SigninJob): Promise<LoadResult> {
         const flow = flowOf(context);
         if (!flow) return;
         if (status !== 200 || !body.includes('"access_token"')) return fail(flow, 'code exchange', status, body);
-        tally.completed++;
-        tally.latencies.add(performance.now() - flow.started);
+        tally.complete(performance.now() - flow.started);
       },
     },
   ];
 
-  const run = await cannon({ url: job.origin, connections: job.connections, duration: job.seconds, requests: steps, timeout: 30 }, tally);
-  return tally.result(run, false);
+  // Sign-ins queue for argon2id: give them longer than autocannon's 10 s before calling it a timeout.
+  await cannon(job, { requests: steps, timeout: 30 }, tally);
+  return tally.result(false);
 }
 
 process.once('message', (message: ToLoadgen) => {

@@ -41,7 +41,7 @@ import type {
   ToLoadgen,
   ToServer,
 } from './lib/protocol.ts';
-import { markdownTable, textTable, type Row } from './lib/report.ts';
+import { markdownTable, perSecond, textTable, type Row } from './lib/report.ts';
 import { expiredRows, seedClients, seedProviderRows } from './lib/seed.ts';
 
 const REDIRECT_URI = 'https://app.example.com/callback';
@@ -59,7 +59,7 @@ const SOAK_SECONDS = 60;
 /** Authorization codes live 60 s: minting plus the measurement must fit in that. */
 const CODE_MAX_SECONDS = 40;
 /** Once-only values minted for the measurement, over what the warm-up's rate says it will use. */
-const MINT_MARGIN = 1.5;
+const MINT_MARGIN = 2;
 /** The warm-up has no rate to go by yet: this many values per second of it (it ends early if they run out). */
 const WARMUP_RATE_GUESS = 2500;
 
@@ -128,7 +128,8 @@ class Server {
       (m): m is Extract<FromServer, { type: 'minted' | 'failed' }> => (m.type === 'minted' || m.type === 'failed') && m.id === id,
     );
     if (answer.type === 'failed') throw new Error(`minting on ${this.engine} failed:\n${answer.message}`);
-    progress(`    minted ${answer.values.length.toLocaleString('en-US')} ${request.kind} values in ${(answer.ms / 1000).toFixed(1)} s`);
+    const what = { code: 'authorization codes', refresh: 'refresh tokens', access: 'access tokens' }[request.kind];
+    progress(`    minted ${answer.values.length.toLocaleString('en-US')} ${what} in ${(answer.ms / 1000).toFixed(1)} s`);
     return answer.values;
   }
 
@@ -158,8 +159,16 @@ interface Engine {
   accessTokens?: string[];
 }
 
-async function runLoad(job: LoadJob): Promise<LoadResult> {
-  const answer = await Child.once<ToLoadgen, FromLoadgen>('loadgen.ts', { type: 'run', job });
+/** One run of the load generator in a fresh process; `onMeasuring` fires when its warm-up ends. */
+async function runLoad(job: LoadJob, onMeasuring?: () => void): Promise<LoadResult> {
+  const child = new Child<ToLoadgen, FromLoadgen>('loadgen.ts');
+  child.send({ type: 'run', job });
+  const measuring = child.next((m): m is Extract<FromLoadgen, { type: 'measuring' }> => m.type === 'measuring').then(
+    () => onMeasuring?.(),
+    () => undefined, // the run ended before its warm-up did (once-only values ran out)
+  );
+  const answer = await child.next((m): m is Extract<FromLoadgen, { type: 'result' | 'failed' }> => m.type !== 'measuring');
+  await measuring;
   if (answer.type === 'failed') throw new Error(`the load generator failed:\n${answer.message}`);
   return answer.result;
 }
@@ -167,8 +176,9 @@ async function runLoad(job: LoadJob): Promise<LoadResult> {
 // ---- scenarios ----
 
 interface Phase {
+  warmupSeconds: number;
   seconds: number;
-  /** Units per second seen in the warm-up; absent for the warm-up itself. */
+  /** Units per second seen in a calibration run; absent for the calibration run itself. */
   expectedRate?: number;
 }
 
@@ -178,23 +188,32 @@ interface Scenario {
   engines: Array<Engine['name']>;
   unit: Row['unit'];
   maxSeconds?: number;
+  /** Warm-up within the run, when not the default one. */
+  warmupSeconds?: number;
+  /**
+   * Uses once-only values (codes, refresh tokens): a short calibration run first shows how fast they
+   * go, so the measured run gets enough of them without minting far too many.
+   */
+  calibrate?: boolean;
   /** The load generator's job for one run, minting first whatever it uses up. */
   job(engine: Engine, phase: Phase): Promise<LoadJob>;
 }
 
 /** How many once-only values a run needs: what the rate says, with a margin, never fewer than a few per connection. */
 function onceCount(phase: Phase): number {
-  const expected = phase.expectedRate === undefined ? WARMUP_RATE_GUESS * phase.seconds : phase.expectedRate * phase.seconds * MINT_MARGIN;
+  const seconds = phase.warmupSeconds + phase.seconds;
+  const expected = phase.expectedRate === undefined ? WARMUP_RATE_GUESS * seconds : phase.expectedRate * seconds * MINT_MARGIN;
   return Math.max(options.connections * 4, Math.ceil(expected));
 }
 
 const accessTokensOf = async (e: Engine) =>
   (e.accessTokens ??= await e.server.mint({ kind: 'access', count: ACCESS_TOKENS, clientId: e.app.id, accountIds: e.accountIds, scope: ACCESS_SCOPE }));
 
-const http = (e: Engine, phase: Phase, rest: Omit<Extract<LoadJob, { kind: 'http' }>, 'kind' | 'origin' | 'connections' | 'seconds'>): LoadJob => ({
+const http = (e: Engine, phase: Phase, rest: Omit<Extract<LoadJob, { kind: 'http' }>, 'kind' | 'origin' | 'connections' | 'seconds' | 'warmupSeconds'>): LoadJob => ({
   kind: 'http',
   origin: e.server.origin,
   connections: options.connections,
+  warmupSeconds: phase.warmupSeconds,
   seconds: phase.seconds,
   ...rest,
 });
@@ -220,6 +239,7 @@ const SCENARIOS: Scenario[] = [
     engines: ['bare', 'keyhold'],
     unit: 'request',
     maxSeconds: CODE_MAX_SECONDS,
+    calibrate: true,
     job: async (e, phase) => {
       const codes = await e.server.mint({
         kind: 'code',
@@ -242,6 +262,7 @@ const SCENARIOS: Scenario[] = [
     title: 'refresh (rotating)',
     engines: ['bare', 'keyhold'],
     unit: 'request',
+    calibrate: true,
     job: async (e, phase) => {
       const tokens = await e.server.mint({ kind: 'refresh', count: onceCount(phase), clientId: e.app.id, accountIds: e.accountIds, scope: TOKEN_SCOPE });
       return http(e, phase, {
@@ -280,10 +301,14 @@ const SCENARIOS: Scenario[] = [
     title: 'full sign-in (5 requests)',
     engines: ['keyhold'],
     unit: 'sign-in',
+    // A sign-in waits its turn for argon2id (over a second at 32 connections): the pipeline needs
+    // longer to fill before the measurement starts.
+    warmupSeconds: 4,
     job: async (e, phase) => ({
       kind: 'signin',
       origin: e.server.origin,
       connections: options.connections,
+      warmupSeconds: phase.warmupSeconds,
       seconds: phase.seconds,
       signin: { clientId: e.app.id, clientSecret: e.app.secret, redirectUri: REDIRECT_URI, scope: ACCESS_SCOPE, users: signinUsers },
     }),
@@ -309,19 +334,51 @@ let postmaster = 0;
 const cpuNow = (e: Engine): CpuSample => ({ server: treeCpuMs(e.server.pid), postgres: e.name === 'keyhold' ? treeCpuMs(postmaster) : null });
 
 /**
- * Warm-up, then the measured run with /proc read around it. The warm-up's rate sizes what the
- * measured run mints; `around` runs outside the CPU window (the scale run counts expired rows there).
+ * Waits until the engine's processes are idle (under a tenth of a core): work the previous run left
+ * behind (abandoned sign-ins, minting, Postgres writing back) must not land in this measurement.
  */
-async function measure(s: Scenario, e: Engine, phase: Row['phase'], seconds: number, around: { before?: () => Promise<void>; after?: () => Promise<void> } = {}): Promise<Row> {
+async function settle(e: Engine): Promise<void> {
+  const busy = () => {
+    const sample = cpuNow(e);
+    return sample.server + (sample.postgres ?? 0);
+  };
+  const until = performance.now() + 20_000;
+  for (let last = busy(); performance.now() < until; ) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = busy();
+    if (now - last < 25) return;
+    last = now;
+  }
+}
+
+/**
+ * One scenario on one engine: [calibration run,] then one run that warms up and measures without a
+ * break, with /proc read when the warm-up ends and when the run does. `around` runs outside the
+ * measured span (the scale run counts expired rows there).
+ */
+async function measure(
+  s: Scenario,
+  e: Engine,
+  phase: Row['phase'],
+  seconds: number,
+  around: { before?: () => Promise<void>; after?: () => Promise<void> } = {},
+): Promise<Row> {
   const measuredSeconds = Math.min(seconds, s.maxSeconds ?? Infinity);
-  progress(`  ${s.title} on ${e.name}${phase === 'default' ? '' : ` [${phase}]`}: warm-up ${options.warmupSeconds} s, then ${measuredSeconds} s`);
-  const warm = await runLoad(await s.job(e, { seconds: options.warmupSeconds }));
-  const job = await s.job(e, { seconds: measuredSeconds, expectedRate: warm.rate });
+  const warmupSeconds = s.warmupSeconds ?? options.warmupSeconds;
+  progress(`  ${s.title} on ${e.name}${phase === 'default' ? '' : ` [${phase}]`}: ${s.calibrate ? `calibration ${options.warmupSeconds} s, then ` : ''}warm-up ${s.calibrate ? 1 : warmupSeconds} s and ${measuredSeconds} s measured`);
+  const calibration = s.calibrate ? await runLoad(await s.job(e, { warmupSeconds: 0, seconds: options.warmupSeconds })) : undefined;
+  const job = await s.job(e, { warmupSeconds: calibration ? 1 : warmupSeconds, seconds: measuredSeconds, ...(calibration ? { expectedRate: calibration.rate } : {}) });
+  await settle(e);
   await around.before?.();
-  const peakReset = resetPeakRss(e.server.pid);
-  const rssStartMb = rssMb(e.server.pid) ?? null;
-  const before = cpuNow(e);
-  const result = await runLoad(job);
+
+  let before: CpuSample | undefined;
+  let peakReset = false;
+  let rssStartMb: number | null = null;
+  const result = await runLoad(job, () => {
+    peakReset = resetPeakRss(e.server.pid);
+    rssStartMb = rssMb(e.server.pid) ?? null;
+    before = cpuNow(e);
+  });
   const after = cpuNow(e);
   const rssEndMb = rssMb(e.server.pid) ?? null;
   const peak = peakRssMb(e.server.pid) ?? null;
@@ -329,12 +386,14 @@ async function measure(s: Scenario, e: Engine, phase: Row['phase'], seconds: num
 
   const units = Math.max(1, result.completed);
   const errors = result.badStatus + result.socketErrors;
-  const warmupErrors = warm.badStatus + warm.socketErrors;
+  const warmupErrors = result.warmupErrors + (calibration ? calibration.warmupErrors + calibration.badStatus + calibration.socketErrors : 0);
   const notes: string[] = [];
-  if (result.exhausted && result.elapsedS < measuredSeconds * 0.9) notes.push(`minted values ran out after ${result.elapsedS.toFixed(1)} s`);
+  if (result.exhausted && result.elapsedS < measuredSeconds * 0.9) notes.push(`minted values ran out after ${result.elapsedS.toFixed(1)} s of measurement`);
   if (measuredSeconds < seconds) notes.push(`measured ${measuredSeconds} s: codes live 60 s`);
-  if (!peakReset) notes.push('peak RSS is since the server started (clear_refs not writable)');
-  if (warmupErrors) notes.push(`${warmupErrors} errors during the warm-up`);
+  if (before && !peakReset) notes.push('peak RSS is since the server started (clear_refs not writable)');
+  if (!before) notes.push('the run ended within its warm-up: nothing measured');
+  if (warmupErrors) notes.push(`${warmupErrors} errors during calibration and warm-up`);
+  const perUnit = (a: number | null | undefined, b: number | null | undefined) => (a === null || a === undefined || b === null || b === undefined ? null : (b - a) / units);
   const row: Row = {
     scenario: s.name,
     title: s.title,
@@ -352,17 +411,17 @@ async function measure(s: Scenario, e: Engine, phase: Row['phase'], seconds: num
     exhausted: result.exhausted,
     ratio: null,
     baseline: null,
-    serverCpuMsPerUnit: (after.server - before.server) / units,
-    postgresCpuMsPerUnit: after.postgres === null || before.postgres === null ? null : (after.postgres - before.postgres) / units,
-    peakRssMb: peak,
+    serverCpuMsPerUnit: perUnit(before?.server, after.server),
+    postgresCpuMsPerUnit: perUnit(before?.postgres, after.postgres),
+    peakRssMb: before ? peak : null,
     rssStartMb,
     rssEndMb,
     statuses: result.statuses,
-    samples: [...result.samples, ...warm.samples].slice(0, 5),
+    samples: result.samples,
     notes,
   };
   progress(
-    `    ${Math.round(row.rate).toLocaleString('en-US')} ${s.unit}s/s, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, ${errors} errors` +
+    `    ${Math.round(row.rate).toLocaleString('en-US')} ${perSecond(s.unit)}, p50 ${row.p50Ms.toFixed(1)} ms, p99 ${row.p99Ms.toFixed(1)} ms, ${errors} errors` +
       (row.samples.length ? `\n    first unexpected answers:\n      ${row.samples.join('\n      ')}` : ''),
   );
   return row;

@@ -17,6 +17,11 @@ ALTER TABLE client_secrets ADD CONSTRAINT client_secrets_digest_or_hash
   CHECK (secret_digest IS NOT NULL OR legacy_hash IS NOT NULL);
 CREATE UNIQUE INDEX client_secrets_digest_key ON client_secrets (secret_digest) WHERE secret_digest IS NOT NULL;
 
+-- Every change to a client or its secrets bumps its version. Instances cache clients (until NOTIFY),
+-- and every statement that stores or reads a token checks the cached version in the same round trip,
+-- so no instance acts on a client that changed, even before the notification reaches it.
+ALTER TABLE clients ADD COLUMN version bigint NOT NULL DEFAULT 1;
+
 -- Provider models: rows are keyed by the digest of their id (codes, tokens, session and interaction
 -- ids are bearer values), and ids are unique across models, so one lookup finds a token whatever its
 -- kind. The id is not kept in the payload (`jti`); an interaction's return URL and its copy of the

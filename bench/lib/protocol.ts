@@ -74,6 +74,9 @@ export interface SigninSpec {
 interface JobBase {
   origin: string;
   connections: number;
+  /** Load before the measurement starts, in the same run (connections and the pipeline are warm). */
+  warmupSeconds: number;
+  /** Measured seconds, after the warm-up. */
   seconds: number;
 }
 
@@ -88,12 +91,13 @@ export type LoadJob =
     })
   | (JobBase & { kind: 'signin'; signin: SigninSpec });
 
+/** Everything counts from the end of the warm-up, except the `warmup*` fields. */
 export interface LoadResult {
   /** Completed units: responses for `http`, whole sign-ins for `signin`. */
   completed: number;
   /** HTTP responses of any status. */
   responses: number;
-  /** Seconds from the start to the last response. */
+  /** Seconds from the end of the warm-up to the last response. */
   elapsedS: number;
   /** completed / elapsedS. */
   rate: number;
@@ -108,12 +112,16 @@ export interface LoadResult {
   statuses: Record<string, number>;
   /** `once` runs: every variant was used before the time was up. */
   exhausted: boolean;
+  /** Units per second and errors (bad statuses and socket errors) during the warm-up. */
+  warmupRate: number;
+  warmupErrors: number;
   /** A few unexpected responses, for diagnosis. */
   samples: string[];
 }
 
 export type ToLoadgen = { type: 'run'; job: LoadJob };
-export type FromLoadgen = { type: 'result'; result: LoadResult } | { type: 'failed'; message: string };
+/** `measuring` is sent when the warm-up ends, so that the orchestrator reads /proc at that moment. */
+export type FromLoadgen = { type: 'measuring' } | { type: 'result'; result: LoadResult } | { type: 'failed'; message: string };
 
 // ---- argon2id verifier (bench/argon2.ts) ----
 

@@ -32,6 +32,9 @@ export interface Row {
   notes: string[];
 }
 
+/** "req/s", "sign-ins/s", "verifies/s". */
+export const perSecond = (unit: Row['unit']) => ({ request: 'req/s', 'sign-in': 'sign-ins/s', verify: 'verifies/s' })[unit];
+
 const fixed = (n: number | null | undefined, digits: number) => (n === null || n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 const thousands = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -47,7 +50,7 @@ const ratio = (row: Row) => (row.ratio === null ? '-' : `${row.ratio.toFixed(2)}
 const COLUMNS: Column[] = [
   { head: 'scenario', cell: label, left: true },
   { head: 'engine', cell: (r) => r.engine, left: true },
-  { head: 'req/s', cell: (r) => `${thousands(r.rate)}${r.unit === 'request' ? '' : ` ${r.unit}s/s`}` },
+  { head: 'req/s', cell: (r) => `${thousands(r.rate)}${r.unit === 'request' ? '' : ` ${perSecond(r.unit)}`}` },
   { head: 'p50 ms', cell: (r) => fixed(r.p50Ms, 1) },
   { head: 'p99 ms', cell: (r) => fixed(r.p99Ms, 1) },
   { head: 'errors', cell: (r) => String(r.errors) },
@@ -72,7 +75,7 @@ export function markdownTable(rows: Row[]): string {
   const body = rows.map((r) => [
     label(r),
     r.engine,
-    `${thousands(r.rate)} ${r.unit === 'request' ? 'req' : r.unit}/s`,
+    `${thousands(r.rate)} ${perSecond(r.unit)}`,
     fixed(r.p50Ms, 1),
     fixed(r.p99Ms, 1),
     String(r.errors),

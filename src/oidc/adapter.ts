@@ -1,7 +1,8 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { digest } from '../crypto/digest.ts';
-import type { ModelRefs, ProviderModelsRepo, StoredModel } from '../repos/provider-models.ts';
-import type { ClientCache } from './client-cache.ts';
+import type { ExpectedClient, ModelRefs, ProviderModelsRepo, StoredModel } from '../repos/provider-models.ts';
+import type { CachedClient, ClientCache } from './client-cache.ts';
+import { authenticatedSecret } from './request-auth.ts';
 
 export interface AdapterDeps {
   models: ProviderModelsRepo;
@@ -16,10 +17,15 @@ export interface AdapterDeps {
  * interaction id), and the id is taken out of the payload (`jti`, an interaction's return URL and its
  * copy of the session cookie), so a copied row or backup holds no value that works anywhere. The
  * provider always looks up by the value it was presented, which is digested again here.
+ *
+ * Every row stored for a client this instance holds cached is stored only while that client is still
+ * at the cached version, and every row read comes with its client's current version, in the same
+ * statement: a client changed on another instance (or a moment ago, before the notification arrived)
+ * is never acted on (see client-cache.ts).
  */
 export function createAdapterFactory(deps: AdapterDeps): (name: string) => Adapter {
   const lookups = createLookups(deps.models);
-  return (name) => (name === 'Client' ? new ClientAdapter(deps.clients) : new ModelAdapter(name, deps.models, lookups));
+  return (name) => (name === 'Client' ? new ClientAdapter(deps.clients) : new ModelAdapter(name, deps.models, deps.clients, lookups));
 }
 
 /**
@@ -41,15 +47,52 @@ function createLookups(models: ProviderModelsRepo) {
 
 const text = (value: unknown): string | null => (typeof value === 'string' && value.length > 0 ? value : null);
 
+/** The secret that authenticated this request is still one of the client's, unexpired. */
+function secretStillValid(client: CachedClient, secretId: string): boolean {
+  const secret = [...client.secretsByDigest.values(), ...client.legacySecrets].find((s) => s.id === secretId);
+  return secret !== undefined && (secret.expiresAt === null || secret.expiresAt.getTime() > Date.now());
+}
+
+/** How many times a write re-checks a client that keeps changing under it before giving up. */
+const MAX_CLIENT_RECHECKS = 3;
+
 class ModelAdapter implements Adapter {
   readonly #model: string;
   readonly #repo: ProviderModelsRepo;
+  readonly #clients: ClientCache;
   readonly #lookup: (key: string) => Promise<StoredModel | undefined>;
 
-  constructor(model: string, repo: ProviderModelsRepo, lookup: (key: string) => Promise<StoredModel | undefined>) {
+  constructor(model: string, repo: ProviderModelsRepo, clients: ClientCache, lookup: (key: string) => Promise<StoredModel | undefined>) {
     this.#model = model;
     this.#repo = repo;
+    this.#clients = clients;
     this.#lookup = lookup;
+  }
+
+  /** The version a write for this client must find, when this instance acts on a cached copy of it. */
+  #expected(clientId: string | null, cached = clientId ? this.#clients.peek(clientId) : undefined): ExpectedClient | undefined {
+    return clientId && cached ? { clientId, version: cached.client.version } : undefined;
+  }
+
+  /**
+   * The cached client was stale: drop it and check the request against the client as it is now. A
+   * client disabled or deleted, or a secret removed, since the request was authenticated ends it as a
+   * failed client authentication; any other change (a new name, another secret) lets it go on.
+   */
+  async #recheck(clientId: string): Promise<ExpectedClient | undefined> {
+    this.#clients.invalidate(clientId);
+    const fresh = await this.#clients.find(clientId);
+    if (!fresh || !fresh.client.enabled) throw new errors.InvalidClientAuth();
+    const secretId = authenticatedSecret(clientId);
+    if (secretId !== undefined && !secretStillValid(fresh, secretId)) throw new errors.InvalidClientAuth();
+    return { clientId, version: fresh.client.version };
+  }
+
+  /** A row read with its client's current version: a cached copy at another version is dropped. */
+  #noteClientVersion(stored: StoredModel): void {
+    const clientId = text(stored.payload.clientId);
+    const cached = clientId ? this.#clients.peek(clientId) : undefined;
+    if (clientId && cached && cached.client.version !== stored.clientVersion) this.#clients.invalidate(clientId);
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -78,11 +121,16 @@ class ModelAdapter implements Adapter {
       accountId: text(payload.accountId),
       clientId: text(payload.clientId),
     };
-    await this.#repo.upsert(this.#model, digest(id), stored, refs, expiresIn);
+    let expect = this.#expected(refs.clientId);
+    for (let attempt = 0; !(await this.#repo.upsert(this.#model, digest(id), stored, refs, expiresIn, expect)); attempt++) {
+      if (attempt === MAX_CLIENT_RECHECKS) throw new Error(`client ${refs.clientId} kept changing while a ${this.#model} was stored`);
+      expect = await this.#recheck(refs.clientId!);
+    }
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     const stored = await this.#lookup(digest(id));
+    if (stored) this.#noteClientVersion(stored);
     return stored?.model === this.#model ? this.#restore(id, stored) : undefined;
   }
 
@@ -90,12 +138,14 @@ class ModelAdapter implements Adapter {
     // A session's uid is not its id; an interaction's uid is (the engine finds those by id).
     const stored = await this.#repo.findByUid(this.#model, digest(uid));
     if (!stored) return undefined;
+    this.#noteClientVersion(stored);
     const id = this.#model === 'Interaction' ? uid : undefined;
     return this.#restore(id, stored);
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
     const stored = await this.#repo.findByUserCode(this.#model, digest(userCode));
+    if (stored) this.#noteClientVersion(stored);
     return stored ? this.#restore(undefined, stored) : undefined;
   }
 
@@ -142,7 +192,9 @@ class ClientAdapter implements Adapter {
   }
 
   async find(id: string): Promise<AdapterPayload | undefined> {
-    const entry = await this.#cache.find(id);
+    let entry = await this.#cache.find(id);
+    // A refusal is never taken from the cache: a client enabled a moment ago elsewhere works at once.
+    if (entry && !entry.client.enabled) entry = await this.#cache.refresh(id);
     if (!entry || !entry.client.enabled) return undefined;
     return entry.metadata as AdapterPayload;
   }

@@ -2,6 +2,7 @@ import { CLIENT_SECRET_PREFIX, digest } from '../crypto/digest.ts';
 import { verifySecret } from '../passwords.ts';
 import type { ClientsRepo, SecretCheck } from '../repos/clients.ts';
 import type { ClientCache } from './client-cache.ts';
+import { rememberAuthenticatedSecret } from './request-auth.ts';
 
 export interface SecretVerifier {
   /** True when `presented` is one of the client's unexpired secrets. */
@@ -17,7 +18,8 @@ export interface SecretVerifierDeps {
 /**
  * Client authentication by digest: the presented value's SHA-256 is looked up among the client's
  * secret digests, which the instance holds with the client (client-cache.ts). No candidate is tried in
- * turn, and an unknown client, a wrong, an expired and a deleted secret all cost the same one digest.
+ * turn. A match in the cached copy costs no query; an unknown client and a wrong or deleted secret
+ * cost the same one query (the client read again), an expired one none.
  *
  * Secrets issued before digests (argon2id hashes, values without the `khs_` prefix) keep working until
  * they expire or are removed: a value without the prefix is checked against them, and the first
@@ -38,13 +40,20 @@ export function createSecretVerifier({ cache, clients, now = Date.now }: SecretV
 
   return {
     async verify(clientId, presented) {
-      const entry = await cache.find(clientId);
       const presentedDigest = digest(presented);
+      let entry = await cache.find(clientId);
+      let match = entry?.secretsByDigest.get(presentedDigest);
+      // Not in the cached copy: a secret added a moment ago on another instance is found in the
+      // database (the same one query an unknown client costs).
+      if (entry && !match) {
+        entry = await cache.refresh(clientId);
+        match = entry?.secretsByDigest.get(presentedDigest);
+      }
       if (!entry) return false;
-      const match = entry.secretsByDigest.get(presentedDigest);
       if (match) {
         if (!unexpired(match)) return false;
         touch(match.id);
+        rememberAuthenticatedSecret(clientId, match.id);
         return true;
       }
       if (presented.startsWith(CLIENT_SECRET_PREFIX)) return false;
@@ -52,6 +61,7 @@ export function createSecretVerifier({ cache, clients, now = Date.now }: SecretV
         if (unexpired(legacy) && (await verifySecret(legacy.legacyHash!, presented))) {
           await clients.upgradeLegacySecret(clientId, legacy.id, presentedDigest);
           touch(legacy.id);
+          rememberAuthenticatedSecret(clientId, legacy.id);
           return true;
         }
       }

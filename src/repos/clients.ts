@@ -16,6 +16,8 @@ export interface Client {
   accessTokenLifetime: number;
   allowedCorsOrigins: string[];
   roles: string[];
+  /** Bumped by every change to the client or its secrets (see notifyChange). */
+  version: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -61,7 +63,7 @@ export interface NewSecret {
 }
 
 const CLIENT_COLUMNS = `id, type, name, enabled, redirect_uris, post_logout_redirect_uris, allow_refresh_token,
-  access_token_lifetime, allowed_cors_origins, roles, created_at, updated_at`;
+  access_token_lifetime, allowed_cors_origins, roles, version, created_at, updated_at`;
 const SECRET_COLUMNS = 'id, client_id, description, expires_at, created_at, last_used_at';
 
 interface ClientRow {
@@ -75,6 +77,7 @@ interface ClientRow {
   access_token_lifetime: number;
   allowed_cors_origins: string[];
   roles: string[];
+  version: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -99,6 +102,7 @@ const toClient = (r: ClientRow): Client => ({
   accessTokenLifetime: r.access_token_lifetime,
   allowedCorsOrigins: r.allowed_cors_origins,
   roles: r.roles,
+  version: Number(r.version),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -127,7 +131,18 @@ export const MAX_SECRETS_PER_CLIENT = 10;
 /** Channel on which every change to a client or its secrets is announced to all instances. */
 export const CLIENT_CHANGES_CHANNEL = 'keyhold_client_changes';
 
-async function notifyChange(db: Pool | PoolClient, clientId: string): Promise<void> {
+/**
+ * Every change to a client or its secrets, in the transaction that makes it: the version goes up (so a
+ * cached copy fails its check at the next token write or read, see provider-models.ts) and every
+ * instance is told to drop its copy.
+ */
+async function announceChange(db: Pool | PoolClient, clientId: string): Promise<void> {
+  await db.query('UPDATE clients SET version = version + 1 WHERE id = $1', [clientId]);
+  await notifyOnly(db, clientId);
+}
+
+/** Tells instances to re-read a client whose version stays (nothing they act on changed). */
+async function notifyOnly(db: Pool | PoolClient, clientId: string): Promise<void> {
   await db.query('SELECT pg_notify($1, $2)', [CLIENT_CHANGES_CHANNEL, clientId]);
 }
 
@@ -145,7 +160,7 @@ export function createClientsRepo(pool: Pool) {
        VALUES ($1, $2, $3, $4) RETURNING ${SECRET_COLUMNS}`,
       [clientId, secret.description, secret.digest, secret.expiresAt],
     );
-    await notifyChange(db, clientId);
+    await announceChange(db, clientId);
     return toSecret(rows[0]!);
   }
 
@@ -172,7 +187,7 @@ export function createClientsRepo(pool: Pool) {
         const client = toClient(rows[0]!);
         const secret = firstSecret ? await insertSecret(db, client.id, firstSecret) : undefined;
         // Instances may remember that this id did not exist (an unknown client is cached too).
-        await notifyChange(db, client.id);
+        await notifyOnly(db, client.id);
         return secret ? { client, secret } : { client };
       });
     },
@@ -221,7 +236,7 @@ export function createClientsRepo(pool: Pool) {
         if (changes.allowRefreshToken === false) {
           await db.query("DELETE FROM oidc_payloads WHERE model = 'RefreshToken' AND client_id = $1", [id]);
         }
-        await notifyChange(db, id);
+        await announceChange(db, id);
         return toClient(rows[0]);
       });
     },
@@ -231,7 +246,7 @@ export function createClientsRepo(pool: Pool) {
       return withTransaction(pool, async (db) => {
         const { rowCount } = await db.query('DELETE FROM clients WHERE id = $1', [id]);
         if (rowCount !== 1) return false;
-        await notifyChange(db, id);
+        await announceChange(db, id);
         return true;
       });
     },
@@ -270,7 +285,7 @@ export function createClientsRepo(pool: Pool) {
       return withTransaction(pool, async (db) => {
         const { rowCount } = await db.query('DELETE FROM client_secrets WHERE client_id = $1 AND id = $2', [clientId, secretId]);
         if (rowCount !== 1) return false;
-        await notifyChange(db, clientId);
+        await announceChange(db, clientId);
         return true;
       });
     },
@@ -309,7 +324,8 @@ export function createClientsRepo(pool: Pool) {
           'UPDATE client_secrets SET secret_digest = $3, legacy_hash = NULL WHERE client_id = $1 AND id = $2 AND legacy_hash IS NOT NULL',
           [clientId, secretId, digest],
         );
-        if (rowCount === 1) await notifyChange(db, clientId);
+        // The same secret still authenticates: instances re-read it, but need not refuse what they cached.
+        if (rowCount === 1) await notifyOnly(db, clientId);
       });
     },
 

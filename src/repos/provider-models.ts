@@ -4,7 +4,32 @@ export interface StoredModel {
   model: string;
   payload: Record<string, unknown>;
   consumed: boolean;
+  /** The current version of the row's client (read in the same query), or null when there is none. */
+  clientVersion: number | null;
 }
+
+/** A client version a write is conditional on: the row is stored only while the client is at it. */
+export interface ExpectedClient {
+  clientId: string;
+  version: number;
+}
+
+// The row's client, joined by primary key; client_id also holds non-UUID ids (the console's own client).
+const CLIENT_VERSION = `(SELECT c.version FROM clients c
+   WHERE p.client_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' AND c.id = p.client_id::uuid)`;
+
+interface Row {
+  model: string;
+  payload: Record<string, unknown>;
+  consumed: boolean;
+  client_version: string | null;
+}
+const toStored = (r: Row): StoredModel => ({
+  model: r.model,
+  payload: r.payload,
+  consumed: r.consumed,
+  clientVersion: r.client_version === null ? null : Number(r.client_version),
+});
 
 /** What a row is filed under, besides its key: the columns the provider and Keyhold look things up by. */
 export interface ModelRefs {
@@ -27,10 +52,15 @@ type Db = Pool | PoolClient;
  */
 export function createProviderModelsRepo(pool: Pool) {
   return {
-    async upsert(model: string, key: string, payload: Record<string, unknown>, refs: ModelRefs, expiresIn: number | undefined) {
-      await pool.query(
+    /**
+     * Stores a row. With `expect`, only while that client is still at that version (checked in the same
+     * statement): false means it changed, and nothing was stored.
+     */
+    async upsert(model: string, key: string, payload: Record<string, unknown>, refs: ModelRefs, expiresIn: number | undefined, expect?: ExpectedClient): Promise<boolean> {
+      const { rowCount } = await pool.query(
         `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, client_id, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::int IS NULL THEN NULL ELSE now() + make_interval(secs => $9::int) END)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::int IS NULL THEN NULL ELSE now() + make_interval(secs => $9::int) END
+         WHERE $10::uuid IS NULL OR EXISTS (SELECT 1 FROM clients WHERE id = $10::uuid AND version = $11::bigint)
          ON CONFLICT (id) DO UPDATE SET
            payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
            user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id,
@@ -46,36 +76,39 @@ export function createProviderModelsRepo(pool: Pool) {
           refs.accountId,
           refs.clientId,
           expiresIn && expiresIn > 0 ? Math.ceil(expiresIn) : null,
+          expect?.clientId ?? null,
+          expect?.version ?? null,
         ],
       );
+      return (rowCount ?? 0) > 0 || expect === undefined;
     },
 
     /** The live row under `key`, whatever its model. */
     async find(key: string): Promise<StoredModel | undefined> {
-      const { rows } = await pool.query<StoredModel>(
-        `SELECT model, payload, consumed_at IS NOT NULL AS consumed FROM oidc_payloads
-         WHERE id = $1 AND (expires_at IS NULL OR expires_at > now())`,
+      const { rows } = await pool.query<Row>(
+        `SELECT p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
+         FROM oidc_payloads p WHERE p.id = $1 AND (p.expires_at IS NULL OR p.expires_at > now())`,
         [key],
       );
-      return rows[0];
+      return rows[0] ? toStored(rows[0]) : undefined;
     },
 
-    async findByUid(model: string, uidDigest: string): Promise<(StoredModel & { key: string }) | undefined> {
-      const { rows } = await pool.query<StoredModel & { key: string }>(
-        `SELECT id AS key, model, payload, consumed_at IS NOT NULL AS consumed FROM oidc_payloads
-         WHERE model = $1 AND uid = $2 AND (expires_at IS NULL OR expires_at > now())`,
+    async findByUid(model: string, uidDigest: string): Promise<StoredModel | undefined> {
+      const { rows } = await pool.query<Row>(
+        `SELECT p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
+         FROM oidc_payloads p WHERE p.model = $1 AND p.uid = $2 AND (p.expires_at IS NULL OR p.expires_at > now())`,
         [model, uidDigest],
       );
-      return rows[0];
+      return rows[0] ? toStored(rows[0]) : undefined;
     },
 
-    async findByUserCode(model: string, userCodeDigest: string): Promise<(StoredModel & { key: string }) | undefined> {
-      const { rows } = await pool.query<StoredModel & { key: string }>(
-        `SELECT id AS key, model, payload, consumed_at IS NOT NULL AS consumed FROM oidc_payloads
-         WHERE model = $1 AND user_code = $2 AND (expires_at IS NULL OR expires_at > now())`,
+    async findByUserCode(model: string, userCodeDigest: string): Promise<StoredModel | undefined> {
+      const { rows } = await pool.query<Row>(
+        `SELECT p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
+         FROM oidc_payloads p WHERE p.model = $1 AND p.user_code = $2 AND (p.expires_at IS NULL OR p.expires_at > now())`,
         [model, userCodeDigest],
       );
-      return rows[0];
+      return rows[0] ? toStored(rows[0]) : undefined;
     },
 
     /**

@@ -12,20 +12,30 @@ import type { Test } from 'tap';
 /** The expired-row sweep runs on a timer (every 60 s) on every instance, whatever the tests do. */
 const SWEEP = /^\s*DELETE FROM oidc_payloads WHERE id IN \(\s*SELECT id FROM oidc_payloads WHERE expires_at < now\(\)/;
 
+/** One query: its SQL text and its parameters. */
+export interface RecordedQuery {
+  sql: string;
+  values: unknown[];
+}
+
 export interface QueryRecorder {
   /**
    * Runs `fn` (one HTTP request: send it and read the whole answer), then waits `settleMs` for work the
-   * request set off asynchronously, and returns the SQL of every query made meanwhile (less the sweep).
+   * request set off asynchronously, and returns every query made meanwhile (less the sweep).
    */
-  during(fn: () => Promise<unknown>, settleMs?: number): Promise<string[]>;
+  during(fn: () => Promise<unknown>, settleMs?: number): Promise<RecordedQuery[]>;
 }
 
 type Query = (this: pg.Client, ...args: unknown[]) => unknown;
 
-function sqlOf(arg: unknown): string {
-  if (typeof arg === 'string') return arg;
-  if (arg && typeof arg === 'object' && 'text' in arg && typeof arg.text === 'string') return arg.text;
-  return String(arg);
+function recorded(args: unknown[]): RecordedQuery {
+  const [first, second] = args;
+  if (typeof first === 'string') return { sql: first, values: Array.isArray(second) ? second : [] };
+  if (first && typeof first === 'object' && 'text' in first && typeof first.text === 'string') {
+    const values = 'values' in first && Array.isArray(first.values) ? first.values : Array.isArray(second) ? second : [];
+    return { sql: first.text, values };
+  }
+  return { sql: String(first), values: [] };
 }
 
 /** One line per query, whitespace collapsed, for t.comment. */
@@ -37,11 +47,11 @@ export function oneLine(sql: string, max = 160): string {
 export function recordQueries(t: Test): QueryRecorder {
   const prototype = pg.Client.prototype as unknown as { query: Query };
   const original = prototype.query;
-  let open: string[] | undefined;
+  let open: RecordedQuery[] | undefined;
   prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
     if (open) {
-      const sql = sqlOf(args[0]);
-      if (!SWEEP.test(sql)) open.push(sql);
+      const query = recorded(args);
+      if (!SWEEP.test(query.sql)) open.push(query);
     }
     return original.apply(this, args);
   };
@@ -51,7 +61,7 @@ export function recordQueries(t: Test): QueryRecorder {
   return {
     async during(fn, settleMs = 50) {
       if (open) throw new Error('recordings do not nest');
-      const seen: string[] = [];
+      const seen: RecordedQuery[] = [];
       open = seen;
       try {
         await fn();

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { adminToken } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { post } from '../helpers/flow.ts';
-import { oneLine, recordQueries } from '../helpers/queries.ts';
+import { oneLine, recordQueries, type RecordedQuery } from '../helpers/queries.ts';
 
 /**
  * Each instance keeps the clients it serves until a change is announced (NOTIFY on
@@ -22,10 +22,11 @@ async function count(kh: TestApp, sql: string): Promise<number> {
 }
 
 /** The steady state of a client_credentials grant: the access token's INSERT, nothing else. */
-function onlyTheInsert(t: Test, seen: string[], message: string) {
+function onlyTheInsert(t: Test, seen: RecordedQuery[], message: string) {
   t.equal(seen.length, 1, message);
-  t.match(seen[0], /^\s*INSERT INTO oidc_payloads\b/, 'the one query saves the token');
-  if (seen.length !== 1) t.comment(`queries: ${seen.map((q) => oneLine(q)).join(' | ')}`);
+  t.match(seen[0]?.sql, /^\s*INSERT INTO oidc_payloads\b/, 'the one query saves the token');
+  t.equal(seen[0]?.values[0], 'ClientCredentials', 'a client-credentials token');
+  if (seen.length !== 1) t.comment(`queries: ${seen.map((q) => oneLine(q.sql)).join(' | ')}`);
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -82,7 +83,7 @@ t.test('client changes made through one instance are in force at another on its 
     // would keep the enabled client now and serve it after the change.
     const before = await grantQueries();
     t.equal(before.status, 200, 'B accepts while its listener is down');
-    t.ok(before.seen.some((q) => /FROM clients c LEFT JOIN client_secrets/.test(q)), 'B read the client from the database');
+    t.ok(before.seen.some((q) => /FROM clients c LEFT JOIN client_secrets/.test(q.sql)), 'B read the client from the database');
 
     await setEnabled(t, false);
     const refused = await tokenAtB();
