@@ -361,7 +361,7 @@ async function measure(
   e: Engine,
   phase: Row['phase'],
   seconds: number,
-  around: { before?: () => Promise<void>; after?: () => Promise<void> } = {},
+  around: { before?: () => Promise<void>; after?: () => Promise<void>; rssEveryMs?: number } = {},
 ): Promise<Row> {
   const measuredSeconds = Math.min(seconds, s.maxSeconds ?? Infinity);
   const warmupSeconds = s.warmupSeconds ?? options.warmupSeconds;
@@ -374,11 +374,19 @@ async function measure(
   let before: CpuSample | undefined;
   let peakReset = false;
   let rssStartMb: number | null = null;
+  // The soak follows RSS through the run: a plateau and a steady climb look alike at both ends.
+  const rssTrace: Array<[number, number]> = [];
+  let tracer: NodeJS.Timeout | undefined;
   const result = await runLoad(job, () => {
     peakReset = resetPeakRss(e.server.pid);
     rssStartMb = rssMb(e.server.pid) ?? null;
     before = cpuNow(e);
+    const from = performance.now();
+    if (around.rssEveryMs) {
+      tracer = setInterval(() => rssTrace.push([Math.round((performance.now() - from) / 1000), Math.round(rssMb(e.server.pid) ?? 0)]), around.rssEveryMs);
+    }
   });
+  clearInterval(tracer);
   const after = cpuNow(e);
   const rssEndMb = rssMb(e.server.pid) ?? null;
   const peak = peakRssMb(e.server.pid) ?? null;
@@ -416,6 +424,7 @@ async function measure(
     peakRssMb: before ? peak : null,
     rssStartMb,
     rssEndMb,
+    ...(rssTrace.length ? { rssTrace } : {}),
     statuses: result.statuses,
     samples: result.samples,
     notes,
@@ -464,7 +473,9 @@ async function stopServer(server: Server): Promise<void> {
 
 const rows: Row[] = [];
 let signin: { rate: number; argon2: Argon2Result; ratio: number } | undefined;
-let soak: { seconds: number; rssStartMb: number | null; rssEndMb: number | null; growthPercent: number | null } | undefined;
+let soak:
+  | { seconds: number; rssStartMb: number | null; rssEndMb: number | null; growthPercent: number | null; rssTrace: Array<[number, number]> }
+  | undefined;
 const scale: { clients: number; providerRows: number; seedSeconds: number; sweepIntervalMs: number; scenarios: Array<Record<string, unknown>> } = {
   clients: SCALE_CLIENTS,
   providerRows: SCALE_ROWS,
@@ -601,9 +612,9 @@ try {
 
   if (options.soak) {
     progress(`soak: client_credentials on Keyhold for ${SOAK_SECONDS} s`);
-    const row = await measure(SCENARIOS[0]!, engines.keyhold, 'soak', SOAK_SECONDS);
+    const row = await measure(SCENARIOS[0]!, engines.keyhold, 'soak', SOAK_SECONDS, { rssEveryMs: 5000 });
     const growth = row.rssStartMb && row.rssEndMb ? (100 * (row.rssEndMb - row.rssStartMb)) / row.rssStartMb : null;
-    soak = { seconds: SOAK_SECONDS, rssStartMb: row.rssStartMb, rssEndMb: row.rssEndMb, growthPercent: growth };
+    soak = { seconds: SOAK_SECONDS, rssStartMb: row.rssStartMb, rssEndMb: row.rssEndMb, growthPercent: growth, rssTrace: row.rssTrace ?? [] };
     row.notes.push(`RSS ${row.rssStartMb?.toFixed(0)} MB at start, ${row.rssEndMb?.toFixed(0)} MB at end (${growth === null ? '?' : `${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%`})`);
     rows.push(row);
   }
@@ -689,7 +700,11 @@ if (signin) {
 }
 if (soak) {
   const g = soak.growthPercent;
-  out.push('', `soak: RSS ${soak.rssStartMb?.toFixed(0)} MB at start, ${soak.rssEndMb?.toFixed(0)} MB after ${soak.seconds} s (${g === null ? '?' : `${g >= 0 ? '+' : ''}${g.toFixed(1)}%`})`);
+  out.push(
+    '',
+    `soak: RSS ${soak.rssStartMb?.toFixed(0)} MB at start, ${soak.rssEndMb?.toFixed(0)} MB after ${soak.seconds} s (${g === null ? '?' : `${g >= 0 ? '+' : ''}${g.toFixed(1)}%`}); ` +
+      `every 5 s: ${soak.rssTrace.map(([, mb]) => mb).join(', ')} MB`,
+  );
 }
 for (const row of rows.filter((r) => r.notes.length)) out.push(`note, ${row.title} [${row.engine}${row.phase === 'default' ? '' : `, ${row.phase}`}]: ${row.notes.join('; ')}`);
 for (const profile of profiles) out.push('', formatProfile(profile));

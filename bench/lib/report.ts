@@ -27,6 +27,8 @@ export interface Row {
   /** The server's RSS right before and right after the measurement (the soak reports its growth). */
   rssStartMb: number | null;
   rssEndMb: number | null;
+  /** [seconds into the measurement, RSS MB], for the soak. */
+  rssTrace?: Array<[number, number]>;
   statuses: Record<string, number>;
   samples: string[];
   notes: string[];

@@ -77,6 +77,16 @@ export function createProvider(deps: ProviderDeps): Provider {
   policy.get('consent')!.checks.clear();
 
   const configuration: Configuration = {
+    // Database round trips per request in the steady state (client cached; counted by
+    // test/oidc/round-trips.test.ts):
+    // - client_credentials: 1, storing the token (conditional on the cached client's version).
+    // - introspection: 1, reading the token (one lookup answers for every kind of token, with its
+    //   client's version); plus the grant and the user for a token issued to a user.
+    // - code exchange: 6, each one the rules need: find the code, find its grant, consume the code
+    //   (atomic single use), read the user (still enabled; ID token claims), store the access token,
+    //   store the refresh token (only with offline_access).
+    // - refresh: 6: find the refresh token, find its grant, read the user, consume the old refresh
+    //   token (rotation), store the new one, store the access token.
     adapter: createAdapterFactory({ models: deps.models, clients: deps.clients }),
     clients: [
       {
