@@ -61,7 +61,7 @@ const CODE_MAX_SECONDS = 40;
 /** Once-only values minted for the measurement, over what the warm-up's rate says it will use. */
 const MINT_MARGIN = 2;
 /** The warm-up has no rate to go by yet: this many values per second of it (it ends early if they run out). */
-const WARMUP_RATE_GUESS = 2500;
+const WARMUP_RATE_GUESS = 1000;
 
 const runStarted = performance.now();
 const progress = (message: string) => process.stderr.write(`${message}\n`);
@@ -131,6 +131,13 @@ class Server {
     const what = { code: 'authorization codes', refresh: 'refresh tokens', access: 'access tokens' }[request.kind];
     progress(`    minted ${answer.values.length.toLocaleString('en-US')} ${what} in ${(answer.ms / 1000).toFixed(1)} s`);
     return answer.values;
+  }
+
+  async queries(): Promise<number> {
+    const id = this.#nextId++;
+    this.child.send({ type: 'queries', id });
+    const answer = await this.child.next((m): m is Extract<FromServer, { type: 'queries' }> => m.type === 'queries' && m.id === id);
+    return answer.count;
   }
 
   /** Closes the server and waits for its process to end (a CPU profile is written then). */
@@ -372,6 +379,7 @@ async function measure(
   await around.before?.();
 
   let before: CpuSample | undefined;
+  let queriesBefore: Promise<number> | undefined;
   let peakReset = false;
   let rssStartMb: number | null = null;
   // The soak follows RSS through the run: a plateau and a steady climb look alike at both ends.
@@ -381,6 +389,7 @@ async function measure(
     peakReset = resetPeakRss(e.server.pid);
     rssStartMb = rssMb(e.server.pid) ?? null;
     before = cpuNow(e);
+    queriesBefore = e.server.queries();
     const from = performance.now();
     if (around.rssEveryMs) {
       tracer = setInterval(() => rssTrace.push([Math.round((performance.now() - from) / 1000), Math.round(rssMb(e.server.pid) ?? 0)]), around.rssEveryMs);
@@ -388,6 +397,7 @@ async function measure(
   });
   clearInterval(tracer);
   const after = cpuNow(e);
+  const queries = queriesBefore ? (await e.server.queries()) - (await queriesBefore) : 0;
   const rssEndMb = rssMb(e.server.pid) ?? null;
   const peak = peakRssMb(e.server.pid) ?? null;
   await around.after?.();
@@ -422,6 +432,7 @@ async function measure(
     serverCpuMsPerUnit: perUnit(before?.server, after.server),
     postgresCpuMsPerUnit: perUnit(before?.postgres, after.postgres),
     peakRssMb: before ? peak : null,
+    queriesPerUnit: e.name === 'keyhold' && before ? queries / units : null,
     rssStartMb,
     rssEndMb,
     ...(rssTrace.length ? { rssTrace } : {}),
@@ -600,6 +611,7 @@ try {
         serverCpuMsPerUnit: null,
         postgresCpuMsPerUnit: null,
         peakRssMb: null,
+        queriesPerUnit: null,
         rssStartMb: null,
         rssEndMb: null,
         statuses: {},
@@ -690,6 +702,7 @@ out.push(
   '',
   'vs baseline: Keyhold ÷ bare engine; for sign-ins, sign-ins/s ÷ argon2id verifies/s; for [scale], ÷ the same scenario on the empty database.',
   'CPU ms/req: CPU time of the server process and of all Postgres processes during the measurement, per request (per sign-in).',
+  'queries/req: statements the server sent to Postgres, per request (per sign-in).',
 );
 if (signin) {
   out.push(

@@ -7,6 +7,7 @@
  */
 import { createServer } from 'node:http';
 import type Provider from 'oidc-provider';
+import pg from 'pg';
 import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createPool } from '../src/db/pool.ts';
@@ -18,6 +19,15 @@ import type { FromServer, ServerConfig, ToServer } from './lib/protocol.ts';
 const config = JSON.parse(process.argv[2] ?? '{}') as ServerConfig;
 const issuer = `http://127.0.0.1:${config.port}`;
 const reply = (message: FromServer) => process.send!(message);
+
+// Round trips to Postgres are what a Keyhold request mostly waits on: count every query any pg client
+// of this process sends, so the report can show queries per request.
+let queries = 0;
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function countedQuery(this: pg.Client, ...args: unknown[]) {
+  queries++;
+  return (query as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof query;
 
 async function start(): Promise<{ provider: Provider; close: () => Promise<void> }> {
   if (config.engine === 'bare') {
@@ -57,6 +67,10 @@ try {
   process.on('message', (message: ToServer) => {
     if (message.type === 'stop') {
       close().finally(() => process.exit(0));
+      return;
+    }
+    if (message.type === 'queries') {
+      reply({ type: 'queries', id: message.id, count: queries });
       return;
     }
     const began = performance.now();

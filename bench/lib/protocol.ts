@@ -40,11 +40,13 @@ export interface MintRequest {
   codeChallenge?: string;
 }
 
-export type ToServer = { type: 'mint'; id: number; request: MintRequest } | { type: 'stop' };
+export type ToServer = { type: 'mint'; id: number; request: MintRequest } | { type: 'queries'; id: number } | { type: 'stop' };
 
 export type FromServer =
   | { type: 'ready'; pid: number }
   | { type: 'minted'; id: number; values: string[]; ms: number }
+  /** Queries sent to Postgres since the server started (every pg client of the process). */
+  | { type: 'queries'; id: number; count: number }
   | { type: 'failed'; id?: number; message: string };
 
 // ---- load generator (bench/loadgen.ts) ----

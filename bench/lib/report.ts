@@ -24,6 +24,8 @@ export interface Row {
   serverCpuMsPerUnit: number | null;
   postgresCpuMsPerUnit: number | null;
   peakRssMb: number | null;
+  /** Statements Keyhold sent to Postgres per unit. */
+  queriesPerUnit: number | null;
   /** The server's RSS right before and right after the measurement (the soak reports its growth). */
   rssStartMb: number | null;
   rssEndMb: number | null;
@@ -60,6 +62,7 @@ const COLUMNS: Column[] = [
   { head: 'server CPU ms/req', cell: (r) => fixed(r.serverCpuMsPerUnit, 3) },
   { head: 'PG CPU ms/req', cell: (r) => fixed(r.postgresCpuMsPerUnit, 3) },
   { head: 'peak RSS MB', cell: (r) => fixed(r.peakRssMb, 0) },
+  { head: 'queries/req', cell: (r) => fixed(r.queriesPerUnit, 1) },
 ];
 
 /** The full table, aligned for a terminal. */

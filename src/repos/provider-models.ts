@@ -1,3 +1,4 @@
+import { createBatcher } from '../db/batcher.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 
 export interface StoredModel {
@@ -19,6 +20,7 @@ const CLIENT_VERSION = `(SELECT c.version FROM clients c
    WHERE p.client_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' AND c.id = p.client_id::uuid)`;
 
 interface Row {
+  id: string;
   model: string;
   payload: Record<string, unknown>;
   consumed: boolean;
@@ -50,52 +52,85 @@ type Db = Pool | PoolClient;
  * (ids are unique across models, so a lookup needs no model), with the fields the provider and Keyhold
  * look things up by in indexed columns. Callers pass digests, never the bearer values themselves.
  */
+interface Upsert {
+  model: string;
+  key: string;
+  payload: Record<string, unknown>;
+  refs: ModelRefs;
+  expiresIn: number | undefined;
+  expect: ExpectedClient | undefined;
+}
+
 export function createProviderModelsRepo(pool: Pool) {
+  // Codes, tokens and sessions are written and read on every request of the token path; under load
+  // they go to Postgres many rows to a statement (see db/batcher.ts), each caller answered after commit.
+  const upsertBatch = createBatcher<Upsert, boolean>(
+    async (items) => {
+      const { rows } = await pool.query<{ id: string }>(
+        `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, client_id, expires_at)
+         SELECT u.model, u.id, u.payload::jsonb, u.grant_id, u.uid, u.user_code, u.account_id, u.client_id,
+                CASE WHEN u.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => u.ttl) END
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::uuid[], $11::bigint[])
+           AS u(model, id, payload, grant_id, uid, user_code, account_id, client_id, ttl, expect_client, expect_version)
+         WHERE u.expect_client IS NULL
+            OR EXISTS (SELECT 1 FROM clients c WHERE c.id = u.expect_client AND c.version = u.expect_version)
+         ON CONFLICT (id) DO UPDATE SET
+           payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
+           user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id,
+           client_id = EXCLUDED.client_id, expires_at = EXCLUDED.expires_at
+         WHERE oidc_payloads.model = EXCLUDED.model
+         RETURNING id`,
+        [
+          items.map((i) => i.model),
+          items.map((i) => i.key),
+          items.map((i) => JSON.stringify(i.payload)),
+          items.map((i) => i.refs.grantId),
+          items.map((i) => i.refs.uidDigest),
+          items.map((i) => i.refs.userCodeDigest),
+          items.map((i) => i.refs.accountId),
+          items.map((i) => i.refs.clientId),
+          items.map((i) => (i.expiresIn && i.expiresIn > 0 ? Math.ceil(i.expiresIn) : null)),
+          items.map((i) => i.expect?.clientId ?? null),
+          items.map((i) => i.expect?.version ?? null),
+        ],
+      );
+      const stored = new Set(rows.map((r) => r.id));
+      return items.map((i) => stored.has(i.key) || i.expect === undefined);
+    },
+    { keyOf: (item) => item.key },
+  );
+
+  const findBatch = createBatcher<string, StoredModel | undefined>(async (keys) => {
+    const { rows } = await pool.query<Row>(
+      `SELECT p.id, p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
+       FROM oidc_payloads p WHERE p.id = ANY ($1::text[]) AND (p.expires_at IS NULL OR p.expires_at > now())`,
+      [keys],
+    );
+    const byKey = new Map(rows.map((r) => [r.id, toStored(r)]));
+    return keys.map((key) => byKey.get(key));
+  });
+
   return {
     /**
      * Stores a row. With `expect`, only while that client is still at that version (checked in the same
      * statement): false means it changed, and nothing was stored.
      */
-    async upsert(model: string, key: string, payload: Record<string, unknown>, refs: ModelRefs, expiresIn: number | undefined, expect?: ExpectedClient): Promise<boolean> {
-      const { rowCount } = await pool.query(
-        `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, client_id, expires_at)
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9::int IS NULL THEN NULL ELSE now() + make_interval(secs => $9::int) END
-         WHERE $10::uuid IS NULL OR EXISTS (SELECT 1 FROM clients WHERE id = $10::uuid AND version = $11::bigint)
-         ON CONFLICT (id) DO UPDATE SET
-           payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, uid = EXCLUDED.uid,
-           user_code = EXCLUDED.user_code, account_id = EXCLUDED.account_id,
-           client_id = EXCLUDED.client_id, expires_at = EXCLUDED.expires_at
-         WHERE oidc_payloads.model = EXCLUDED.model`,
-        [
-          model,
-          key,
-          payload,
-          refs.grantId,
-          refs.uidDigest,
-          refs.userCodeDigest,
-          refs.accountId,
-          refs.clientId,
-          expiresIn && expiresIn > 0 ? Math.ceil(expiresIn) : null,
-          expect?.clientId ?? null,
-          expect?.version ?? null,
-        ],
-      );
-      return (rowCount ?? 0) > 0 || expect === undefined;
+    /**
+     * Stores a row. With `expect`, only while that client is still at that version (checked in the same
+     * statement): false means it changed, and nothing was stored.
+     */
+    upsert(model: string, key: string, payload: Record<string, unknown>, refs: ModelRefs, expiresIn: number | undefined, expect?: ExpectedClient): Promise<boolean> {
+      return upsertBatch({ model, key, payload, refs, expiresIn, expect });
     },
 
     /** The live row under `key`, whatever its model. */
-    async find(key: string): Promise<StoredModel | undefined> {
-      const { rows } = await pool.query<Row>(
-        `SELECT p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
-         FROM oidc_payloads p WHERE p.id = $1 AND (p.expires_at IS NULL OR p.expires_at > now())`,
-        [key],
-      );
-      return rows[0] ? toStored(rows[0]) : undefined;
+    find(key: string): Promise<StoredModel | undefined> {
+      return findBatch(key);
     },
 
     async findByUid(model: string, uidDigest: string): Promise<StoredModel | undefined> {
       const { rows } = await pool.query<Row>(
-        `SELECT p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
+        `SELECT p.id, p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
          FROM oidc_payloads p WHERE p.model = $1 AND p.uid = $2 AND (p.expires_at IS NULL OR p.expires_at > now())`,
         [model, uidDigest],
       );
@@ -104,7 +139,7 @@ export function createProviderModelsRepo(pool: Pool) {
 
     async findByUserCode(model: string, userCodeDigest: string): Promise<StoredModel | undefined> {
       const { rows } = await pool.query<Row>(
-        `SELECT p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
+        `SELECT p.id, p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
          FROM oidc_payloads p WHERE p.model = $1 AND p.user_code = $2 AND (p.expires_at IS NULL OR p.expires_at > now())`,
         [model, userCodeDigest],
       );

@@ -27,7 +27,7 @@ async function count(kh: TestApp, sql: string): Promise<number> {
 function onlyTheInsert(t: Test, seen: RecordedQuery[], message: string) {
   t.equal(seen.length, 1, message);
   t.match(seen[0]?.sql, /^\s*INSERT INTO oidc_payloads\b/, 'the one query saves the token');
-  t.equal(seen[0]?.values[0], 'ClientCredentials', 'a client-credentials token');
+  t.same([seen[0]?.values[0]].flat(), ['ClientCredentials'], 'a client-credentials token');
   if (seen.length !== 1) t.comment(`queries: ${seen.map((q) => oneLine(q.sql)).join(' | ')}`);
 }
 
