@@ -13,7 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
@@ -64,6 +64,8 @@ const MINT_MARGIN = 2;
 const WARMUP_RATE_GUESS = 1000;
 
 const runStarted = performance.now();
+/** Other work on the machine skews everything: the 1-minute load average at the start is kept with the results. */
+const loadAtStart = loadavg()[0] ?? 0;
 const progress = (message: string) => process.stderr.write(`${message}\n`);
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const basic = (c: Credentials) => `Basic ${Buffer.from(`${encodeURIComponent(c.id)}:${encodeURIComponent(c.secret)}`).toString('base64')}`;
@@ -154,16 +156,22 @@ interface Credentials {
   secret: string;
 }
 
-/** One engine under test, with the clients and accounts it knows. */
-interface Engine {
+/** An engine under test: how to start it, and the clients and accounts it knows. */
+interface EngineSetup {
   name: 'keyhold' | 'bare';
-  server: Server;
+  config: () => Promise<ServerConfig>;
   /** A client-credentials client: the token scenario, and the resource server that introspects. */
   resourceServer: Credentials;
   /** A hybrid client with refresh tokens: codes, refresh tokens and access tokens are issued to it. */
   app: Credentials;
   accountIds: string[];
-  accessTokens?: string[];
+  /** Access tokens for introspection and userinfo; Keyhold's outlive its process (they are rows in Postgres). */
+  tokens: { access?: string[] };
+}
+
+/** An engine with a server process running for one scenario. */
+interface Engine extends EngineSetup {
+  server: Server;
 }
 
 /** One run of the load generator in a fresh process; `onMeasuring` fires when its warm-up ends. */
@@ -202,6 +210,8 @@ interface Scenario {
    * go, so the measured run gets enough of them without minting far too many.
    */
   calibrate?: boolean;
+  /** Runs once the server is up, before the measurement. */
+  prepare?(engine: Engine): Promise<void>;
   /** The load generator's job for one run, minting first whatever it uses up. */
   job(engine: Engine, phase: Phase): Promise<LoadJob>;
 }
@@ -214,7 +224,7 @@ function onceCount(phase: Phase): number {
 }
 
 const accessTokensOf = async (e: Engine) =>
-  (e.accessTokens ??= await e.server.mint({ kind: 'access', count: ACCESS_TOKENS, clientId: e.app.id, accountIds: e.accountIds, scope: ACCESS_SCOPE }));
+  (e.tokens.access ??= await e.server.mint({ kind: 'access', count: ACCESS_TOKENS, clientId: e.app.id, accountIds: e.accountIds, scope: ACCESS_SCOPE }));
 
 const http = (e: Engine, phase: Phase, rest: Omit<Extract<LoadJob, { kind: 'http' }>, 'kind' | 'origin' | 'connections' | 'seconds' | 'warmupSeconds'>): LoadJob => ({
   kind: 'http',
@@ -226,6 +236,9 @@ const http = (e: Engine, phase: Phase, rest: Omit<Extract<LoadJob, { kind: 'http
 });
 
 let adminToken: string | undefined;
+/** The admin scenario's client (role admin), created with the others. */
+let adminClient: Credentials | undefined;
+let pool: Pool | undefined;
 const signinUsers: Array<{ username: string; password: string }> = [];
 
 const SCENARIOS: Scenario[] = [
@@ -325,6 +338,18 @@ const SCENARIOS: Scenario[] = [
     title: `admin API first page (${(ADMIN_CLIENTS / 1000).toFixed(0)}k clients)`,
     engines: ['keyhold'],
     unit: 'request',
+    prepare: async (e) => {
+      const added = await seedClients(pool!, ADMIN_CLIENTS);
+      progress(`    seeded ${added.toLocaleString('en-US')} clients`);
+      const answer = await fetch(`${e.server.origin}/token`, {
+        method: 'POST',
+        headers: { authorization: basic(adminClient!), 'content-type': FORM },
+        body: form({ grant_type: 'client_credentials', scope: 'admin' }),
+      });
+      const token = (await answer.json()) as { access_token?: string };
+      if (!token.access_token) throw new Error(`no admin token: ${answer.status} ${JSON.stringify(token)}`);
+      adminToken = token.access_token;
+    },
     job: async (e, phase) =>
       http(e, phase, { once: false, request: { method: 'GET', path: '/api/v1/clients', headers: { authorization: `Bearer ${adminToken}` } } }),
   },
@@ -453,7 +478,6 @@ const tempDir = await mkdtemp(join(tmpdir(), 'keyhold-bench-'));
 // As root, Postgres runs as the `postgres` user, which must be able to enter the directory.
 if (process.getuid?.() === 0) await chmod(tempDir, 0o755);
 let pg: EmbeddedDatabase | undefined;
-let pool: Pool | undefined;
 const servers = new Set<Server>();
 let cleaning: Promise<void> | undefined;
 
@@ -471,15 +495,20 @@ process.once('SIGINT', () => {
   void cleanUp().finally(() => process.exit(130));
 });
 
-async function startServer(config: ServerConfig, label: string): Promise<Server> {
-  const server = await Server.start(config, label);
+/**
+ * Every scenario gets freshly started servers: the bare engine's memory store and each process's JIT
+ * and heap start alike, and peak RSS belongs to the scenario. `label` names the CPU profile.
+ */
+async function withServer<T>(setup: EngineSetup, label: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
+  const server = await Server.start(await setup.config(), label);
   servers.add(server);
-  return server;
-}
-
-async function stopServer(server: Server): Promise<void> {
-  await server.stop();
-  servers.delete(server);
+  try {
+    // Keyhold's tokens live in Postgres and outlive the process; the bare engine's die with it.
+    return await fn({ ...setup, server, tokens: setup.name === 'keyhold' ? setup.tokens : {} });
+  } finally {
+    await server.stop();
+    servers.delete(server);
+  }
 }
 
 const rows: Row[] = [];
@@ -496,6 +525,45 @@ const scale: { clients: number; providerRows: number; seedSeconds: number; sweep
 };
 const profiles: ProfileSummary[] = [];
 let postgresVersion = '';
+
+/** The sign-in yardstick, run while no server is up, with as many verifications in flight as connections. */
+async function argon2Row(): Promise<Row> {
+  progress(`  argon2id verifications, ${options.connections} in flight, own process`);
+  const answer = await Child.once<ToArgon2, FromArgon2>('argon2.ts', {
+    type: 'run',
+    job: { seconds: options.seconds, warmupSeconds: options.warmupSeconds, concurrency: options.connections },
+  });
+  if (answer.type === 'failed') throw new Error(`the argon2id verifier failed: ${answer.message}`);
+  const argon2 = answer.result;
+  progress(`    ${Math.round(argon2.rate)} verifies/s, p50 ${argon2.p50Ms.toFixed(1)} ms, p99 ${argon2.p99Ms.toFixed(1)} ms`);
+  return {
+    scenario: 'signin',
+    title: 'argon2id verify (yardstick)',
+    engine: 'argon2',
+    phase: 'default',
+    rate: argon2.rate,
+    unit: 'verify',
+    p50Ms: argon2.p50Ms,
+    p99Ms: argon2.p99Ms,
+    errors: 0,
+    warmupErrors: 0,
+    completed: argon2.verifies,
+    responses: 0,
+    elapsedS: argon2.elapsedS,
+    exhausted: false,
+    ratio: null,
+    baseline: null,
+    serverCpuMsPerUnit: null,
+    postgresCpuMsPerUnit: null,
+    peakRssMb: null,
+    queriesPerUnit: null,
+    rssStartMb: null,
+    rssEndMb: null,
+    statuses: {},
+    samples: [],
+    notes: [],
+  };
+}
 
 try {
   progress(`Keyhold benchmark: ${options.seconds} s per scenario after ${options.warmupSeconds} s of warm-up, ${options.connections} connections`);
@@ -516,7 +584,7 @@ try {
   };
   const resourceServer = await created({ type: 'client-credentials', name: 'bench resource server' });
   const app = await created({ type: 'hybrid', name: 'bench app', redirectUris: [REDIRECT_URI], allowRefreshToken: true });
-  const admin = await created({ type: 'client-credentials', name: 'bench-admin', roles: ['admin'] });
+  adminClient = await created({ type: 'client-credentials', name: 'bench-admin', roles: ['admin'] });
   const password = randomBytes(12).toString('base64url');
   const accountIds: string[] = [];
   for (let i = 0; i < USERS; i++) {
@@ -526,51 +594,40 @@ try {
     signinUsers.push({ username, password });
   }
 
+  const databaseUrl = pg.url;
   const encryptionKey = randomBytes(32).toString('base64');
-  const keyholdConfig = async (extra: { sweepIntervalMs?: number } = {}): Promise<ServerConfig> => ({
-    engine: 'keyhold',
-    port: await freePort(),
-    databaseUrl: pg!.url,
-    encryptionKey,
-    ...extra,
-  });
   const bareClients: BareClient[] = [
     { clientId: 'bench-resource-server', secret: randomBytes(32).toString('base64url'), kind: 'client-credentials', redirectUris: [] },
     { clientId: 'bench-app', secret: randomBytes(32).toString('base64url'), kind: 'app', redirectUris: [REDIRECT_URI] },
   ];
-  progress('starting the servers');
-  const [bareServer, keyholdServer] = await Promise.all([
-    startServer({ engine: 'bare', port: await freePort(), clients: bareClients }, 'bare'),
-    startServer(await keyholdConfig(), 'keyhold'),
-  ]);
-  const engines: Record<Engine['name'], Engine> = {
+  const keyhold: EngineSetup = {
+    name: 'keyhold',
+    config: async () => ({ engine: 'keyhold', port: await freePort(), databaseUrl, encryptionKey }),
+    resourceServer,
+    app,
+    accountIds,
+    tokens: {},
+  };
+  const engines: Record<EngineSetup['name'], EngineSetup> = {
     bare: {
       name: 'bare',
-      server: bareServer,
+      config: async () => ({ engine: 'bare', port: await freePort(), clients: bareClients }),
       resourceServer: { id: bareClients[0]!.clientId, secret: bareClients[0]!.secret },
       app: { id: bareClients[1]!.clientId, secret: bareClients[1]!.secret },
       accountIds: Array.from({ length: USERS }, (_, i) => `bench-account-${i}`),
+      tokens: {},
     },
-    keyhold: { name: 'keyhold', server: keyholdServer, resourceServer, app, accountIds },
+    keyhold,
   };
 
   for (const scenario of SCENARIOS.filter((s) => options.only.includes(s.name))) {
     progress(`${scenario.title}`);
-    if (scenario.name === 'admin') {
-      const added = await seedClients(pool, ADMIN_CLIENTS);
-      progress(`    seeded ${added.toLocaleString('en-US')} clients`);
-      const answer = await fetch(`${keyholdServer.origin}/token`, {
-        method: 'POST',
-        headers: { authorization: basic(admin), 'content-type': FORM },
-        body: form({ grant_type: 'client_credentials', scope: 'admin' }),
-      });
-      const token = (await answer.json()) as { access_token?: string };
-      if (!token.access_token) throw new Error(`no admin token: ${answer.status} ${JSON.stringify(token)}`);
-      adminToken = token.access_token;
-    }
-    const measured: Partial<Record<Engine['name'], Row>> = {};
+    const measured: Partial<Record<EngineSetup['name'], Row>> = {};
     for (const name of scenario.engines) {
-      const row = await measure(scenario, engines[name], 'default', options.seconds);
+      const row = await withServer(engines[name], `${name}-${scenario.name}`, async (engine) => {
+        await scenario.prepare?.(engine);
+        return measure(scenario, engine, 'default', options.seconds);
+      });
       measured[name] = row;
       rows.push(row);
     }
@@ -579,52 +636,23 @@ try {
       measured.keyhold.baseline = 'bare';
     }
     if (scenario.name === 'signin' && measured.keyhold) {
-      // The yardstick runs while the servers sit idle, with as many verifications in flight as connections.
-      progress(`  argon2id verifications, ${options.connections} in flight, own process`);
-      const answer = await Child.once<ToArgon2, FromArgon2>('argon2.ts', {
-        type: 'run',
-        job: { seconds: options.seconds, warmupSeconds: options.warmupSeconds, concurrency: options.connections },
-      });
-      if (answer.type === 'failed') throw new Error(`the argon2id verifier failed: ${answer.message}`);
-      const argon2 = answer.result;
-      const ratio = measured.keyhold.rate / argon2.rate;
+      const yardstick = await argon2Row();
+      rows.push(yardstick);
+      const ratio = measured.keyhold.rate / yardstick.rate;
       measured.keyhold.ratio = ratio;
       measured.keyhold.baseline = 'argon2id';
-      signin = { rate: measured.keyhold.rate, argon2, ratio };
-      rows.push({
-        scenario: 'signin',
-        title: 'argon2id verify (yardstick)',
-        engine: 'argon2',
-        phase: 'default',
-        rate: argon2.rate,
-        unit: 'verify',
-        p50Ms: argon2.p50Ms,
-        p99Ms: argon2.p99Ms,
-        errors: 0,
-        warmupErrors: 0,
-        completed: argon2.verifies,
-        responses: 0,
-        elapsedS: argon2.elapsedS,
-        exhausted: false,
-        ratio: null,
-        baseline: null,
-        serverCpuMsPerUnit: null,
-        postgresCpuMsPerUnit: null,
-        peakRssMb: null,
-        queriesPerUnit: null,
-        rssStartMb: null,
-        rssEndMb: null,
-        statuses: {},
-        samples: [],
-        notes: [],
-      });
-      progress(`    ${Math.round(argon2.rate)} verifies/s; sign-ins/s ÷ verifies/s = ${ratio.toFixed(2)}`);
+      signin = {
+        rate: measured.keyhold.rate,
+        argon2: { verifies: yardstick.completed, elapsedS: yardstick.elapsedS, rate: yardstick.rate, p50Ms: yardstick.p50Ms, p99Ms: yardstick.p99Ms },
+        ratio,
+      };
+      progress(`    sign-ins/s ÷ argon2id verifies/s = ${ratio.toFixed(2)} (target 0.8)`);
     }
   }
 
   if (options.soak) {
     progress(`soak: client_credentials on Keyhold for ${SOAK_SECONDS} s`);
-    const row = await measure(SCENARIOS[0]!, engines.keyhold, 'soak', SOAK_SECONDS, { rssEveryMs: 5000 });
+    const row = await withServer(keyhold, 'keyhold-soak', (engine) => measure(SCENARIOS[0]!, engine, 'soak', SOAK_SECONDS, { rssEveryMs: 5000 }));
     const growth = row.rssStartMb && row.rssEndMb ? (100 * (row.rssEndMb - row.rssStartMb)) / row.rssStartMb : null;
     soak = { seconds: SOAK_SECONDS, rssStartMb: row.rssStartMb, rssEndMb: row.rssEndMb, growthPercent: growth, rssTrace: row.rssTrace ?? [] };
     row.notes.push(`RSS ${row.rssStartMb?.toFixed(0)} MB at start, ${row.rssEndMb?.toFixed(0)} MB at end (${growth === null ? '?' : `${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%`})`);
@@ -633,30 +661,34 @@ try {
 
   if (options.scale) {
     progress(`scale: seeding ${SCALE_CLIENTS.toLocaleString('en-US')} clients and ${SCALE_ROWS.toLocaleString('en-US')} provider rows (half of them expired)`);
-    await stopServer(keyholdServer);
     const seedStarted = performance.now();
     await seedClients(pool, SCALE_CLIENTS);
     await seedProviderRows(pool, SCALE_ROWS);
     // Statistics and the visibility map as a database this size would have them in production.
     await pool.query('VACUUM ANALYZE clients, client_secrets, oidc_payloads');
     scale.seedSeconds = (performance.now() - seedStarted) / 1000;
-    progress(`    seeded in ${scale.seedSeconds.toFixed(0)} s; restarting Keyhold with sweepIntervalMs ${scale.sweepIntervalMs}`);
-    const scaled: Engine = { ...engines.keyhold, server: await startServer(await keyholdConfig({ sweepIntervalMs: scale.sweepIntervalMs }), 'keyhold-scale') };
+    progress(`    seeded in ${scale.seedSeconds.toFixed(0)} s; Keyhold now sweeps expired rows every ${scale.sweepIntervalMs} ms`);
+    const sweeping: EngineSetup = {
+      ...keyhold,
+      config: async () => ({ ...(await keyhold.config()), sweepIntervalMs: scale.sweepIntervalMs }),
+    };
     for (const name of ['client_credentials', 'introspection'] as const) {
       const scenario = SCENARIOS.find((s) => s.name === name)!;
       let expiredBefore = 0;
       let expiredAfter = 0;
-      const row = await measure(scenario, scaled, 'scale', options.seconds, {
-        before: async () => void (expiredBefore = await expiredRows(pool!)),
-        after: async () => void (expiredAfter = await expiredRows(pool!)),
-      });
+      const row = await withServer(sweeping, `keyhold-scale-${name}`, (engine) =>
+        measure(scenario, engine, 'scale', options.seconds, {
+          before: async () => void (expiredBefore = await expiredRows(pool!)),
+          after: async () => void (expiredAfter = await expiredRows(pool!)),
+        }),
+      );
       const empty = rows.find((r) => r.scenario === name && r.engine === 'keyhold' && r.phase === 'default');
       if (empty) {
         row.ratio = row.rate / empty.rate;
         row.baseline = 'empty db';
       }
       row.notes.push(
-        `expired rows ${expiredBefore.toLocaleString('en-US')} before, ${expiredAfter.toLocaleString('en-US')} after the measurement`,
+        `expired rows ${expiredBefore.toLocaleString('en-US')} before the run, ${expiredAfter.toLocaleString('en-US')} after`,
         `p99 ${empty ? `${empty.p99Ms.toFixed(1)} ms on the empty database, ` : ''}${row.p99Ms.toFixed(1)} ms here`,
       );
       scale.scenarios.push({ scenario: name, ratioToEmpty: row.ratio, p99EmptyMs: empty?.p99Ms ?? null, p99ScaledMs: row.p99Ms, expiredBefore, expiredAfter });
@@ -689,6 +721,7 @@ const machine = {
   postgres: postgresVersion,
   oidcProvider: version('oidc-provider'),
   autocannon: version('autocannon'),
+  loadAverageAtStart: Number(loadAtStart.toFixed(2)),
 };
 const date = new Date().toISOString();
 
@@ -720,7 +753,8 @@ if (soak) {
   );
 }
 for (const row of rows.filter((r) => r.notes.length)) out.push(`note, ${row.title} [${row.engine}${row.phase === 'default' ? '' : `, ${row.phase}`}]: ${row.notes.join('; ')}`);
-for (const profile of profiles) out.push('', formatProfile(profile));
+// The console gets the heaviest few of each; results.json keeps more.
+for (const profile of profiles) out.push('', formatProfile(profile, 8));
 out.push('', 'For the README:', '', markdownTable(rows), '', `Total run time: ${totalSeconds.toFixed(0)} s`);
 process.stdout.write(`${out.join('\n')}\n`);
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 
 /** The parts of V8's .cpuprofile (written by `node --cpu-prof`) that self time needs. */
 interface CallFrame {
@@ -129,15 +130,15 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
   };
 }
 
-export function formatProfile(summary: ProfileSummary): string {
+export function formatProfile(summary: ProfileSummary, limit = Infinity): string {
   const lines = [
-    `${summary.file}: ${(summary.busyMs / 1000).toFixed(1)} s busy, ${(summary.idleMs / 1000).toFixed(1)} s idle`,
+    `${basename(summary.file)}: ${(summary.busyMs / 1000).toFixed(1)} s busy, ${(summary.idleMs / 1000).toFixed(1)} s idle`,
     '  self time by function (and its main caller):',
-    ...summary.functions.map((f) => `    ${f.percent.toFixed(1).padStart(5)}%  ${f.name}  ${f.where}${f.calledFrom ? `  <- ${f.calledFrom}` : ''}`),
+    ...summary.functions.slice(0, limit).map((f) => `    ${f.percent.toFixed(1).padStart(5)}%  ${f.name}  ${f.where}${f.calledFrom ? `  <- ${f.calledFrom}` : ''}`),
     '  self time by area:',
-    ...summary.areas.map((a) => `    ${a.percent.toFixed(1).padStart(5)}%  ${a.area}`),
+    ...summary.areas.slice(0, limit).map((a) => `    ${a.percent.toFixed(1).padStart(5)}%  ${a.area}`),
     '  the same, native and Node-internal time charged to the package or file that called it:',
-    ...summary.owners.map((a) => `    ${a.percent.toFixed(1).padStart(5)}%  ${a.area}`),
+    ...summary.owners.slice(0, limit).map((a) => `    ${a.percent.toFixed(1).padStart(5)}%  ${a.area}`),
   ];
   return lines.join('\n');
 }

@@ -199,15 +199,15 @@ export function createClientsRepo(pool: Pool) {
     },
 
     /**
-     * Keyset pagination by (created_at, id), with created_at cut to the millisecond a Date holds, so that
-     * a cursor built from a returned client neither skips nor repeats rows.
+     * Keyset pagination by (created_at, id), in index order. created_at is stored at the millisecond a
+     * Date (and so a cursor) holds, so a cursor built from a returned client neither skips nor repeats rows.
      */
     async list({ type, limit = 50, after }: { type?: ClientType; limit?: number; after?: { createdAt: Date; id: string } } = {}): Promise<Client[]> {
       const { rows } = await pool.query<ClientRow>(
         `SELECT ${CLIENT_COLUMNS} FROM clients
          WHERE ($1::text IS NULL OR type = $1)
-           AND ($2::timestamptz IS NULL OR (date_trunc('milliseconds', created_at), id) > ($2::timestamptz, $3::uuid))
-         ORDER BY date_trunc('milliseconds', created_at), id LIMIT $4`,
+           AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+         ORDER BY created_at, id LIMIT $4`,
         [type ?? null, after?.createdAt ?? null, after?.id ?? null, limit],
       );
       return rows.map(toClient);

@@ -91,12 +91,12 @@ export function createUsersRepo(pool: Pool) {
       return r ? { user: toUser(r), passwordHash: r.password_hash } : undefined;
     },
 
-    /** Keyset pagination by (created_at to the millisecond, id), as for clients. */
+    /** Keyset pagination by (created_at, id), in index order, as for clients. */
     async list({ limit = 50, after }: { limit?: number; after?: { createdAt: Date; id: string } } = {}): Promise<User[]> {
       const { rows } = await pool.query<UserRow>(
         `SELECT ${COLUMNS} FROM users
-         WHERE ($1::timestamptz IS NULL OR (date_trunc('milliseconds', created_at), id) > ($1::timestamptz, $2::uuid))
-         ORDER BY date_trunc('milliseconds', created_at), id LIMIT $3`,
+         WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::uuid))
+         ORDER BY created_at, id LIMIT $3`,
         [after?.createdAt ?? null, after?.id ?? null, limit],
       );
       return rows.map(toUser);
