@@ -514,8 +514,16 @@ async function withServer<T>(setup: EngineSetup, label: string, fn: (engine: Eng
 const rows: Row[] = [];
 let signin: { rate: number; argon2: Argon2Result; ratio: number } | undefined;
 let soak:
-  | { seconds: number; rssStartMb: number | null; rssEndMb: number | null; growthPercent: number | null; rssTrace: Array<[number, number]> }
+  | {
+      seconds: number;
+      rssStartMb: number | null;
+      rssEndMb: number | null;
+      growthPercent: number | null;
+      growthSecondHalfPercent: number | null;
+      rssTrace: Array<[number, number]>;
+    }
   | undefined;
+const signedPercent = (p: number | null) => (p === null ? '?' : `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`);
 const scale: { clients: number; providerRows: number; seedSeconds: number; sweepIntervalMs: number; scenarios: Array<Record<string, unknown>> } = {
   clients: SCALE_CLIENTS,
   providerRows: SCALE_ROWS,
@@ -654,8 +662,12 @@ try {
     progress(`soak: client_credentials on Keyhold for ${SOAK_SECONDS} s`);
     const row = await withServer(keyhold, 'keyhold-soak', (engine) => measure(SCENARIOS[0]!, engine, 'soak', SOAK_SECONDS, { rssEveryMs: 5000 }));
     const growth = row.rssStartMb && row.rssEndMb ? (100 * (row.rssEndMb - row.rssStartMb)) / row.rssStartMb : null;
-    soak = { seconds: SOAK_SECONDS, rssStartMb: row.rssStartMb, rssEndMb: row.rssEndMb, growthPercent: growth, rssTrace: row.rssTrace ?? [] };
-    row.notes.push(`RSS ${row.rssStartMb?.toFixed(0)} MB at start, ${row.rssEndMb?.toFixed(0)} MB at end (${growth === null ? '?' : `${growth >= 0 ? '+' : ''}${growth.toFixed(1)}%`})`);
+    // A heap growing to its working size and a leak both grow from the start; only a leak keeps growing.
+    const trace = row.rssTrace ?? [];
+    const middle = trace.find(([at]) => at >= SOAK_SECONDS / 2)?.[1];
+    const secondHalf = middle && row.rssEndMb ? (100 * (row.rssEndMb - middle)) / middle : null;
+    soak = { seconds: SOAK_SECONDS, rssStartMb: row.rssStartMb, rssEndMb: row.rssEndMb, growthPercent: growth, growthSecondHalfPercent: secondHalf, rssTrace: trace };
+    row.notes.push(`RSS ${row.rssStartMb?.toFixed(0)} MB at start, ${row.rssEndMb?.toFixed(0)} MB at end (${signedPercent(growth)}; ${signedPercent(secondHalf)} over the second half)`);
     rows.push(row);
   }
 
@@ -745,10 +757,10 @@ if (signin) {
   );
 }
 if (soak) {
-  const g = soak.growthPercent;
   out.push(
     '',
-    `soak: RSS ${soak.rssStartMb?.toFixed(0)} MB at start, ${soak.rssEndMb?.toFixed(0)} MB after ${soak.seconds} s (${g === null ? '?' : `${g >= 0 ? '+' : ''}${g.toFixed(1)}%`}); ` +
+    `soak: RSS ${soak.rssStartMb?.toFixed(0)} MB at start, ${soak.rssEndMb?.toFixed(0)} MB after ${soak.seconds} s ` +
+      `(${signedPercent(soak.growthPercent)}; ${signedPercent(soak.growthSecondHalfPercent)} over the second half); ` +
       `every 5 s: ${soak.rssTrace.map(([, mb]) => mb).join(', ')} MB`,
   );
 }

@@ -110,6 +110,31 @@ export function createProviderModelsRepo(pool: Pool) {
     return keys.map((key) => byKey.get(key));
   });
 
+  // Single use: the conditional UPDATE marks each row once; of concurrent consumers of one row (never
+  // in the same statement: keyOf) exactly one sees it updated, the rest see it already consumed.
+  const consumeBatch = createBatcher<{ model: string; key: string }, { won: boolean; grantId: string | undefined }>(
+    async (items) => {
+      const { rows } = await pool.query<{ id: string; grant_id: string | null; won: boolean }>(
+        `WITH wanted AS (
+           SELECT * FROM unnest($1::text[], $2::text[]) AS w(model, id)
+         ), updated AS (
+           UPDATE oidc_payloads p SET consumed_at = now() FROM wanted w
+           WHERE p.id = w.id AND p.model = w.model AND p.consumed_at IS NULL
+           RETURNING p.id
+         )
+         SELECT p.id, p.grant_id, p.id IN (SELECT id FROM updated) AS won
+         FROM oidc_payloads p JOIN wanted w ON p.id = w.id AND p.model = w.model`,
+        [items.map((i) => i.model), items.map((i) => i.key)],
+      );
+      const byKey = new Map(rows.map((r) => [r.id, r]));
+      return items.map((i) => {
+        const row = byKey.get(i.key);
+        return { won: row?.won === true, grantId: row?.grant_id ?? undefined };
+      });
+    },
+    { keyOf: (item) => item.key },
+  );
+
   return {
     /**
      * Stores a row. With `expect`, only while that client is still at that version (checked in the same
@@ -150,19 +175,8 @@ export function createProviderModelsRepo(pool: Pool) {
      * Marks an instance consumed. `won` is false when it was already consumed (or is gone): the
      * UPDATE's row count makes exactly one of any number of concurrent callers the winner.
      */
-    async consume(model: string, key: string): Promise<{ won: boolean; grantId: string | undefined }> {
-      const { rows } = await pool.query<{ won: boolean; grant_id: string | null }>(
-        `WITH target AS (
-           SELECT grant_id FROM oidc_payloads WHERE id = $2 AND model = $1
-         ), updated AS (
-           UPDATE oidc_payloads SET consumed_at = now()
-           WHERE id = $2 AND model = $1 AND consumed_at IS NULL
-           RETURNING 1
-         )
-         SELECT (SELECT grant_id FROM target) AS grant_id, EXISTS (SELECT 1 FROM updated) AS won`,
-        [model, key],
-      );
-      return { won: rows[0]?.won === true, grantId: rows[0]?.grant_id ?? undefined };
+    consume(model: string, key: string): Promise<{ won: boolean; grantId: string | undefined }> {
+      return consumeBatch({ model, key });
     },
 
     async destroy(model: string, key: string): Promise<void> {

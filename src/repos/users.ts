@@ -1,3 +1,4 @@
+import { createBatcher } from '../db/batcher.ts';
 import type { Pool } from '../db/pool.ts';
 
 export interface User {
@@ -60,6 +61,12 @@ export class UsernameTakenError extends Error {
 }
 
 export function createUsersRepo(pool: Pool) {
+  const findByIdBatch = createBatcher<string, User | undefined>(async (ids) => {
+    const { rows } = await pool.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ANY ($1::uuid[])`, [ids]);
+    const byId = new Map(rows.map((r) => [r.id, toUser(r)]));
+    return ids.map((id) => byId.get(id));
+  });
+
   return {
     async create(input: NewUser): Promise<User> {
       try {
@@ -75,10 +82,10 @@ export function createUsersRepo(pool: Pool) {
       }
     },
 
+    /** A user by id; read on every token request that has one, so concurrent reads share a statement. */
     async findById(id: string): Promise<User | undefined> {
       if (!isUuid(id)) return undefined;
-      const { rows } = await pool.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
-      return rows[0] ? toUser(rows[0]) : undefined;
+      return findByIdBatch(id);
     },
 
     /** For sign-in: the user and its password hash, by case-insensitive username. */

@@ -23,9 +23,9 @@ async function measured(queries: QueryRecorder, request: () => Promise<TokenCall
 
 /** A provider row by the digest of its id (whatever else the statement reads along with it). */
 const LOOKUP = /^\s*SELECT\b[\s\S]*?\bFROM oidc_payloads(?: p)?\s+WHERE (?:p\.)?id = (?:\$1\b|ANY \(\$1::text\[\]\))/;
-const CONSUME = /^\s*WITH target AS \(\s*SELECT grant_id FROM oidc_payloads WHERE id = \$2 AND model = \$1/;
+const CONSUME = /^\s*WITH wanted AS \(\s*SELECT \* FROM unnest\(\$1::text\[\], \$2::text\[\]\) AS w\(model, id\)\s*\), updated AS \(\s*UPDATE oidc_payloads p SET consumed_at = now\(\)/;
 const INSERT = /^\s*INSERT INTO oidc_payloads \(model, id, payload,/;
-const USER_BY_ID = /^\s*SELECT [^;]+ FROM users WHERE id = \$1\s*$/;
+const USER_BY_ID = /^\s*SELECT [^;]+ FROM users WHERE id = (?:\$1|ANY \(\$1::uuid\[\]\))\s*$/;
 
 /**
  * Names a query of the token endpoint: a lookup or consumption of a provider row (by the digest of a
@@ -36,7 +36,7 @@ function nameOf(query: RecordedQuery, known: Record<string, string>): string {
   // Batched statements (db/batcher.ts) carry arrays; under this test's sequential requests each holds one row.
   const first = (value: unknown) => (Array.isArray(value) ? (value.length === 1 ? value[0] : `${value.length} rows`) : value);
   if (LOOKUP.test(query.sql)) return `find ${whose(first(query.values[0]))}`;
-  if (CONSUME.test(query.sql)) return `consume ${String(query.values[0])} ${whose(query.values[1])}`;
+  if (CONSUME.test(query.sql)) return `consume ${String(first(query.values[0]))} ${whose(first(query.values[1]))}`;
   if (INSERT.test(query.sql)) return `save ${String(first(query.values[0]))}`;
   if (USER_BY_ID.test(query.sql)) return 'find account';
   return `unexpected: ${oneLine(query.sql)}`;
