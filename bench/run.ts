@@ -27,22 +27,10 @@ import { BENCH_DIR, Child } from './lib/child.ts';
 import { parseOptions, USAGE, UsageError, type Options, type ScenarioName } from './lib/options.ts';
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.ts';
 import { peakRssMb, postmasterPid, resetPeakRss, rssMb, treeCpuMs } from './lib/procfs.ts';
-import type {
-  Argon2Result,
-  BareClient,
-  FromArgon2,
-  FromLoadgen,
-  FromServer,
-  LoadJob,
-  LoadResult,
-  MintRequest,
-  ServerConfig,
-  ToArgon2,
-  ToLoadgen,
-  ToServer,
-} from './lib/protocol.ts';
+import type { Argon2Result, BareClient, FromArgon2, FromLoadgen, LoadJob, LoadResult, ServerConfig, ToArgon2, ToLoadgen } from './lib/protocol.ts';
 import { markdownTable, perSecond, textTable, type Row } from './lib/report.ts';
 import { expiredRows, seedClients, seedProviderRows } from './lib/seed.ts';
+import { Server } from './lib/server-process.ts';
 
 const REDIRECT_URI = 'https://app.example.com/callback';
 /** Codes and refresh tokens carry offline_access, so a code exchange also issues a refresh token. */
@@ -58,10 +46,10 @@ const SCALE_ROWS = 1_000_000;
 const SOAK_SECONDS = 60;
 /** Authorization codes live 60 s: minting plus the measurement must fit in that. */
 const CODE_MAX_SECONDS = 40;
-/** Once-only values minted for the measurement, over what the warm-up's rate says it will use. */
+/** Once-only values minted for a measured run, over what the calibration run's rate says it will use. */
 const MINT_MARGIN = 2;
-/** The warm-up has no rate to go by yet: this many values per second of it (it ends early if they run out). */
-const WARMUP_RATE_GUESS = 1000;
+/** The calibration run has no rate to go by yet: this many values per second of it (it ends early if they run out). */
+const CALIBRATION_RATE_GUESS = 1000;
 
 const runStarted = performance.now();
 /** Other work on the machine skews everything: the 1-minute load average at the start is kept with the results. */
@@ -96,60 +84,9 @@ async function freePort(): Promise<number> {
 
 const profileDir = process.env.BENCH_PROFILE === '1' ? join(BENCH_DIR, 'profiles') : undefined;
 const profileStamp = new Date().toISOString().replace(/[:.]/g, '-');
-
-class Server {
-  readonly engine: ServerConfig['engine'];
-  readonly child: Child<ToServer, FromServer>;
-  readonly origin: string;
-  #nextId = 1;
-
-  private constructor(engine: ServerConfig['engine'], child: Child<ToServer, FromServer>, origin: string) {
-    this.engine = engine;
-    this.child = child;
-    this.origin = origin;
-  }
-
-  static async start(config: ServerConfig, label: string): Promise<Server> {
-    // Only Keyhold is profiled: it is what the profile is for.
-    const nodeOptions =
-      profileDir && config.engine === 'keyhold' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}-${profileStamp}.cpuprofile`] : [];
-    const child = new Child<ToServer, FromServer>('server.ts', { args: [JSON.stringify(config)], nodeOptions });
-    const first = await child.next((m): m is Extract<FromServer, { type: 'ready' | 'failed' }> => m.type === 'ready' || (m.type === 'failed' && m.id === undefined));
-    if (first.type === 'failed') throw new Error(`the ${config.engine} server did not start:\n${first.message}`);
-    return new Server(config.engine, child, `http://127.0.0.1:${config.port}`);
-  }
-
-  get pid(): number {
-    return this.child.pid;
-  }
-
-  async mint(request: MintRequest): Promise<string[]> {
-    const id = this.#nextId++;
-    this.child.send({ type: 'mint', id, request });
-    const answer = await this.child.next(
-      (m): m is Extract<FromServer, { type: 'minted' | 'failed' }> => (m.type === 'minted' || m.type === 'failed') && m.id === id,
-    );
-    if (answer.type === 'failed') throw new Error(`minting on ${this.engine} failed:\n${answer.message}`);
-    const what = { code: 'authorization codes', refresh: 'refresh tokens', access: 'access tokens' }[request.kind];
-    progress(`    minted ${answer.values.length.toLocaleString('en-US')} ${what} in ${(answer.ms / 1000).toFixed(1)} s`);
-    return answer.values;
-  }
-
-  async queries(): Promise<number> {
-    const id = this.#nextId++;
-    this.child.send({ type: 'queries', id });
-    const answer = await this.child.next((m): m is Extract<FromServer, { type: 'queries' }> => m.type === 'queries' && m.id === id);
-    return answer.count;
-  }
-
-  /** Closes the server and waits for its process to end (a CPU profile is written then). */
-  async stop(): Promise<void> {
-    this.child.send({ type: 'stop' });
-    const timer = setTimeout(() => this.child.process.kill('SIGKILL'), 15_000);
-    await this.child.exited;
-    clearTimeout(timer);
-  }
-}
+/** Starts a server process; under BENCH_PROFILE=1, Keyhold's writes bench/profiles/<label>-<run>.cpuprofile. */
+const startServer = (config: ServerConfig, label: string) =>
+  Server.start(config, { log: progress, ...(profileDir && config.engine === 'keyhold' ? { profile: { dir: profileDir, name: `${label}-${profileStamp}` } } : {}) });
 
 interface Credentials {
   id: string;
@@ -219,7 +156,7 @@ interface Scenario {
 /** How many once-only values a run needs: what the rate says, with a margin, never fewer than a few per connection. */
 function onceCount(phase: Phase): number {
   const seconds = phase.warmupSeconds + phase.seconds;
-  const expected = phase.expectedRate === undefined ? WARMUP_RATE_GUESS * seconds : phase.expectedRate * seconds * MINT_MARGIN;
+  const expected = phase.expectedRate === undefined ? CALIBRATION_RATE_GUESS * seconds : phase.expectedRate * seconds * MINT_MARGIN;
   return Math.max(options.connections * 4, Math.ceil(expected));
 }
 
@@ -366,15 +303,16 @@ let postmaster = 0;
 const cpuNow = (e: Engine): CpuSample => ({ server: treeCpuMs(e.server.pid), postgres: e.name === 'keyhold' ? treeCpuMs(postmaster) : null });
 
 /**
- * Waits until the engine's processes are idle (under a tenth of a core): work the previous run left
- * behind (abandoned sign-ins, minting, Postgres writing back) must not land in this measurement.
+ * Waits (5 s at most) until the engine's processes are idle, under a tenth of a core: what minting or
+ * a calibration run left behind (Postgres writing back, a last batch) must not land in the measurement.
+ * At most: the scale run's sweeper never idles, and must not be given time to sweep unmeasured.
  */
 async function settle(e: Engine): Promise<void> {
   const busy = () => {
     const sample = cpuNow(e);
     return sample.server + (sample.postgres ?? 0);
   };
-  const until = performance.now() + 20_000;
+  const until = performance.now() + 5_000;
   for (let last = busy(); performance.now() < until; ) {
     await new Promise((resolve) => setTimeout(resolve, 250));
     const now = busy();
@@ -500,7 +438,7 @@ process.once('SIGINT', () => {
  * and heap start alike, and peak RSS belongs to the scenario. `label` names the CPU profile.
  */
 async function withServer<T>(setup: EngineSetup, label: string, fn: (engine: Engine) => Promise<T>): Promise<T> {
-  const server = await Server.start(await setup.config(), label);
+  const server = await startServer(await setup.config(), label);
   servers.add(server);
   try {
     // Keyhold's tokens live in Postgres and outlive the process; the bare engine's die with it.
