@@ -64,10 +64,12 @@ interface Upsert {
 export function createProviderModelsRepo(pool: Pool) {
   // Codes, tokens and sessions are written and read on every request of the token path; under load
   // they go to Postgres many rows to a statement (see db/batcher.ts), each caller answered after commit.
+  // Named statements: each connection parses and plans them once.
   const upsertBatch = createBatcher<Upsert, boolean>(
     async (items) => {
-      const { rows } = await pool.query<{ id: string }>(
-        `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, client_id, expires_at)
+      const { rows } = await pool.query<{ id: string }>({
+        name: 'keyhold-models-upsert',
+        text: `INSERT INTO oidc_payloads (model, id, payload, grant_id, uid, user_code, account_id, client_id, expires_at)
          SELECT u.model, u.id, u.payload::jsonb, u.grant_id, u.uid, u.user_code, u.account_id, u.client_id,
                 CASE WHEN u.ttl IS NULL THEN NULL ELSE now() + make_interval(secs => u.ttl) END
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::int[], $10::uuid[], $11::bigint[])
@@ -80,7 +82,7 @@ export function createProviderModelsRepo(pool: Pool) {
            client_id = EXCLUDED.client_id, expires_at = EXCLUDED.expires_at
          WHERE oidc_payloads.model = EXCLUDED.model
          RETURNING id`,
-        [
+        values: [
           items.map((i) => i.model),
           items.map((i) => i.key),
           items.map((i) => JSON.stringify(i.payload)),
@@ -93,7 +95,7 @@ export function createProviderModelsRepo(pool: Pool) {
           items.map((i) => i.expect?.clientId ?? null),
           items.map((i) => i.expect?.version ?? null),
         ],
-      );
+      });
       const stored = new Set(rows.map((r) => r.id));
       return items.map((i) => stored.has(i.key) || i.expect === undefined);
     },
@@ -101,11 +103,12 @@ export function createProviderModelsRepo(pool: Pool) {
   );
 
   const findBatch = createBatcher<string, StoredModel | undefined>(async (keys) => {
-    const { rows } = await pool.query<Row>(
-      `SELECT p.id, p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
+    const { rows } = await pool.query<Row>({
+      name: 'keyhold-models-find',
+      text: `SELECT p.id, p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
        FROM oidc_payloads p WHERE p.id = ANY ($1::text[]) AND (p.expires_at IS NULL OR p.expires_at > now())`,
-      [keys],
-    );
+      values: [keys],
+    });
     const byKey = new Map(rows.map((r) => [r.id, toStored(r)]));
     return keys.map((key) => byKey.get(key));
   });
@@ -114,8 +117,9 @@ export function createProviderModelsRepo(pool: Pool) {
   // in the same statement: keyOf) exactly one sees it updated, the rest see it already consumed.
   const consumeBatch = createBatcher<{ model: string; key: string }, { won: boolean; grantId: string | undefined }>(
     async (items) => {
-      const { rows } = await pool.query<{ id: string; grant_id: string | null; won: boolean }>(
-        `WITH wanted AS (
+      const { rows } = await pool.query<{ id: string; grant_id: string | null; won: boolean }>({
+        name: 'keyhold-models-consume',
+        text: `WITH wanted AS (
            SELECT * FROM unnest($1::text[], $2::text[]) AS w(model, id)
          ), updated AS (
            UPDATE oidc_payloads p SET consumed_at = now() FROM wanted w
@@ -124,8 +128,8 @@ export function createProviderModelsRepo(pool: Pool) {
          )
          SELECT p.id, p.grant_id, p.id IN (SELECT id FROM updated) AS won
          FROM oidc_payloads p JOIN wanted w ON p.id = w.id AND p.model = w.model`,
-        [items.map((i) => i.model), items.map((i) => i.key)],
-      );
+        values: [items.map((i) => i.model), items.map((i) => i.key)],
+      });
       const byKey = new Map(rows.map((r) => [r.id, r]));
       return items.map((i) => {
         const row = byKey.get(i.key);

@@ -62,7 +62,7 @@ export class UsernameTakenError extends Error {
 
 export function createUsersRepo(pool: Pool) {
   const findByIdBatch = createBatcher<string, User | undefined>(async (ids) => {
-    const { rows } = await pool.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = ANY ($1::uuid[])`, [ids]);
+    const { rows } = await pool.query<UserRow>({ name: 'keyhold-users-by-id', text: `SELECT ${COLUMNS} FROM users WHERE id = ANY ($1::uuid[])`, values: [ids] });
     const byId = new Map(rows.map((r) => [r.id, toUser(r)]));
     return ids.map((id) => byId.get(id));
   });
