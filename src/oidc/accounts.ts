@@ -1,5 +1,6 @@
 import type { Account, AccountClaims } from 'oidc-provider';
 import type { UsersRepo } from '../repos/users.ts';
+import { recallUser } from './request-scope.ts';
 
 /**
  * The provider's view of users. A disabled or deleted user has no account, so their tokens fail at
@@ -7,7 +8,8 @@ import type { UsersRepo } from '../repos/users.ts';
  */
 export function createFindAccount(users: UsersRepo) {
   return async (_ctx: unknown, id: string): Promise<Account | undefined> => {
-    const user = await users.findById(id);
+    // Read with the token or code this request presented, when there is one (request-scope.ts).
+    const user = recallUser(id) ?? (await users.findById(id));
     if (!user || user.disabled) return undefined;
     return {
       accountId: user.id,

@@ -1,8 +1,8 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { digest } from '../crypto/digest.ts';
-import type { ExpectedClient, ModelRefs, ProviderModelsRepo, StoredModel } from '../repos/provider-models.ts';
+import type { ExpectedClient, FoundModel, ModelRefs, ProviderModelsRepo, StoredModel } from '../repos/provider-models.ts';
 import type { CachedClient, ClientCache } from './client-cache.ts';
-import { authenticatedSecret } from './request-auth.ts';
+import { authenticatedSecret, forgetRow, recallRow, rememberRow, rememberUser } from './request-scope.ts';
 
 export interface AdapterDeps {
   models: ProviderModelsRepo;
@@ -34,14 +34,21 @@ export function createAdapterFactory(deps: AdapterDeps): (name: string) => Adapt
  * (without `token_type_hint`); concurrent lookups of one digest share a single query.
  */
 function createLookups(models: ProviderModelsRepo) {
-  const inFlight = new Map<string, Promise<StoredModel | undefined>>();
+  const inFlight = new Map<string, Promise<FoundModel | undefined>>();
   return (key: string): Promise<StoredModel | undefined> => {
+    // The grant or user of a token this request already read came with it (request-scope.ts).
+    const known = recallRow(key);
+    if (known) return Promise.resolve(known);
     let pending = inFlight.get(key);
     if (!pending) {
       pending = models.find(key).finally(() => inFlight.delete(key));
       inFlight.set(key, pending);
     }
-    return pending;
+    return pending.then((found) => {
+      if (found?.grant) rememberRow(found.grant.key, found.grant.row);
+      if (found?.user) rememberUser(found.user);
+      return found;
+    });
   };
 }
 
@@ -121,6 +128,7 @@ class ModelAdapter implements Adapter {
       accountId: text(payload.accountId),
       clientId: text(payload.clientId),
     };
+    forgetRow(digest(id));
     let expect = this.#expected(refs.clientId);
     for (let attempt = 0; !(await this.#repo.upsert(this.#model, digest(id), stored, refs, expiresIn, expect)); attempt++) {
       if (attempt === MAX_CLIENT_RECHECKS) throw new Error(`client ${refs.clientId} kept changing while a ${this.#model} was stored`);
@@ -155,6 +163,7 @@ class ModelAdapter implements Adapter {
    * the grant is revoked and the request fails with invalid_grant.
    */
   async consume(id: string): Promise<void> {
+    forgetRow(digest(id));
     const { won, grantId } = await this.#repo.consume(this.#model, digest(id));
     if (!won) {
       if (grantId) await this.#repo.revokeGrant(grantId);
@@ -163,6 +172,7 @@ class ModelAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
+    forgetRow(digest(id));
     await this.#repo.destroy(this.#model, digest(id));
   }
 

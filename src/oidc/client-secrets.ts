@@ -2,7 +2,7 @@ import { CLIENT_SECRET_PREFIX, digest } from '../crypto/digest.ts';
 import { verifySecret } from '../passwords.ts';
 import type { ClientsRepo, SecretCheck } from '../repos/clients.ts';
 import type { ClientCache } from './client-cache.ts';
-import { rememberAuthenticatedSecret } from './request-auth.ts';
+import { rememberAuthenticatedSecret } from './request-scope.ts';
 
 export interface SecretVerifier {
   /** True when `presented` is one of the client's unexpired secrets. */

@@ -12,6 +12,7 @@ import type { SecretVerifier } from './client-secrets.ts';
 import { installClientSecretCheck } from './engine/client-secret-check.ts';
 import { installHybridLocalhost } from './engine/hybrid-localhost.ts';
 import { installOfflineAccessConsent } from './engine/offline-access-consent.ts';
+import { recallUser } from './request-scope.ts';
 import { cspSource, messagePage, page } from './views.ts';
 
 export interface ProviderDeps {
@@ -63,7 +64,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     if (!client) return false;
     if (token.kind === 'RefreshToken' && !client.grantTypeAllowed('refresh_token')) return false;
     if (token.accountId) {
-      const user = await deps.users.findById(token.accountId);
+      const user = recallUser(token.accountId) ?? (await deps.users.findById(token.accountId));
       if (!user || user.disabled) return false;
     }
     return true;
@@ -78,15 +79,14 @@ export function createProvider(deps: ProviderDeps): Provider {
 
   const configuration: Configuration = {
     // Database round trips per request in the steady state (client cached; counted by
-    // test/oidc/round-trips.test.ts):
+    // test/oidc/round-trips.test.ts). A token or code is read with its grant and its user in one
+    // statement (request-scope.ts), and under load statements are shared between requests (db/batcher.ts).
     // - client_credentials: 1, storing the token (conditional on the cached client's version).
-    // - introspection: 1, reading the token (one lookup answers for every kind of token, with its
-    //   client's version); plus the grant and the user for a token issued to a user.
-    // - code exchange: 6, each one the rules need: find the code, find its grant, consume the code
-    //   (atomic single use), read the user (still enabled; ID token claims), store the access token,
-    //   store the refresh token (only with offline_access).
-    // - refresh: 6: find the refresh token, find its grant, read the user, consume the old refresh
-    //   token (rotation), store the new one, store the access token.
+    // - introspection and userinfo: 1, reading the token (one lookup answers for every kind of token).
+    // - code exchange: 4: find the code (with grant and user), consume it (atomic single use), store
+    //   the access token, store the refresh token (only with offline_access).
+    // - refresh: 4: find the refresh token (with grant and user), consume it (rotation), store the new
+    //   one, store the access token.
     adapter: createAdapterFactory({ models: deps.models, clients: deps.clients }),
     clients: [
       {

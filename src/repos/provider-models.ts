@@ -1,5 +1,6 @@
 import { createBatcher } from '../db/batcher.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
+import { USER_JSON_COLUMNS, userFromJson, type User } from './users.ts';
 
 export interface StoredModel {
   model: string;
@@ -7,6 +8,12 @@ export interface StoredModel {
   consumed: boolean;
   /** The current version of the row's client (read in the same query), or null when there is none. */
   clientVersion: number | null;
+}
+
+/** A row as `find` answers it: with its grant's row and its user, read in the same statement. */
+export interface FoundModel extends StoredModel {
+  grant?: { key: string; row: StoredModel };
+  user?: User;
 }
 
 /** A client version a write is conditional on: the row is stored only while the client is at it. */
@@ -102,14 +109,34 @@ export function createProviderModelsRepo(pool: Pool) {
     { keyOf: (item) => item.key },
   );
 
-  const findBatch = createBatcher<string, StoredModel | undefined>(async (keys) => {
-    const { rows } = await pool.query<Row>({
+  // A token or code is looked up by the engine and then, a step later, its grant and its user: all
+  // three come back from this one statement.
+  const findBatch = createBatcher<string, FoundModel | undefined>(async (keys) => {
+    const { rows } = await pool.query<Row & { grant: (Row & { id: string }) | null; account: Parameters<typeof userFromJson>[0] | null }>({
       name: 'keyhold-models-find',
-      text: `SELECT p.id, p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
+      text: `SELECT p.id, p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version,
+         (SELECT json_build_object('id', g.id, 'model', g.model, 'payload', g.payload,
+                   'consumed', g.consumed_at IS NOT NULL, 'client_version', ${CLIENT_VERSION.replaceAll('p.', 'g.')})
+            FROM oidc_payloads g
+           WHERE p.model <> 'Grant' AND g.grant_id = p.grant_id AND g.model = 'Grant'
+             AND (g.expires_at IS NULL OR g.expires_at > now())
+           LIMIT 1) AS grant,
+         (SELECT row_to_json(u) FROM (SELECT ${USER_JSON_COLUMNS} FROM users
+           WHERE p.account_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+             AND id = p.account_id::uuid) u) AS account
        FROM oidc_payloads p WHERE p.id = ANY ($1::text[]) AND (p.expires_at IS NULL OR p.expires_at > now())`,
       values: [keys],
     });
-    const byKey = new Map(rows.map((r) => [r.id, toStored(r)]));
+    const byKey = new Map(
+      rows.map((r): [string, FoundModel] => [
+        r.id,
+        {
+          ...toStored(r),
+          ...(r.grant ? { grant: { key: r.grant.id, row: toStored(r.grant) } } : {}),
+          ...(r.account ? { user: userFromJson(r.account) } : {}),
+        },
+      ]),
+    );
     return keys.map((key) => byKey.get(key));
   });
 
@@ -152,8 +179,8 @@ export function createProviderModelsRepo(pool: Pool) {
       return upsertBatch({ model, key, payload, refs, expiresIn, expect });
     },
 
-    /** The live row under `key`, whatever its model. */
-    find(key: string): Promise<StoredModel | undefined> {
+    /** The live row under `key`, whatever its model, with its live grant and its user. */
+    find(key: string): Promise<FoundModel | undefined> {
       return findBatch(key);
     },
 

@@ -42,6 +42,13 @@ interface UserRow {
   updated_at: Date;
 }
 
+/** A user row as JSON (SQL `row_to_json` of these columns), for statements that read one along with other rows. */
+export const USER_JSON_COLUMNS = COLUMNS;
+
+export function userFromJson(json: Omit<UserRow, 'created_at' | 'updated_at'> & { created_at: string; updated_at: string }): User {
+  return toUser({ ...json, created_at: new Date(json.created_at), updated_at: new Date(json.updated_at) });
+}
+
 const toUser = (r: UserRow): User => ({
   id: r.id,
   username: r.username,

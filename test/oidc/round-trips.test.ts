@@ -139,14 +139,12 @@ t.test('database round trips per grant', async (t) => {
       exchanged.seen,
       codeKnown,
       {
-        'find code': 'the code presented',
-        'find grant': 'the grant the code stems from (what it may still give)',
+        'find code': 'the code presented, with its grant (what it may still give) and its user (still enabled; the ID token claims) in the same statement',
         'consume AuthorizationCode code': 'the code works once: the conditional UPDATE makes one redemption win',
-        'find account': 'the user must still exist and be enabled; the ID token carries their claims',
         'save AccessToken': 'the access token issued',
         'save RefreshToken': 'the refresh token issued (offline_access)',
       },
-      6,
+      4,
     );
 
     const refreshed = await measured(queries, () => refresh(refreshToken));
@@ -159,14 +157,25 @@ t.test('database round trips per grant', async (t) => {
       refreshed.seen,
       refreshKnown,
       {
-        'find refresh token': 'the refresh token presented',
-        'find grant': 'the grant it stems from (what it may still give)',
-        'find account': 'the user must still exist and be enabled; the ID token carries their claims',
+        'find refresh token': 'the refresh token presented, with its grant and its user in the same statement',
         'consume RefreshToken refresh token': 'refresh tokens rotate: the presented one works once',
         'save AccessToken': 'the access token issued',
         'save RefreshToken': 'the rotated refresh token',
       },
-      6,
+      4,
     );
+
+    // A user's access token: its grant and user come with it, so userinfo and introspection read once.
+    const accessToken = String(refreshed.answer.body.access_token);
+    const userinfo = () => fetch(`${kh.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } }).then(async (r) => ({ status: r.status, headers: r.headers, body: (await r.json()) as Record<string, unknown> }));
+    t.equal((await userinfo()).status, 200, 'warm-up userinfo');
+    const me = await measured(queries, userinfo);
+    report(t, 'userinfo', me.seen, { 'access token': accessToken });
+    t.equal(me.answer.status, 200);
+    t.equal(me.answer.body.sub, creds.user.id);
+    t.same(me.seen.map((q) => nameOf(q, { 'access token': accessToken })), ['find access token'], 'userinfo: one round trip, the token with its grant and user');
+    const introspected = await measured(queries, () => post(`${kh.issuer}/token/introspection`, { token: accessToken }, { clientId: web.client.id, secret: web.secret }));
+    t.match(introspected.answer.body, { active: true, sub: creds.user.id });
+    t.same(introspected.seen.map((q) => nameOf(q, { 'access token': accessToken })), ['find access token'], 'introspection of a user token: one round trip');
   });
 });
