@@ -110,7 +110,8 @@ export function createProviderModelsRepo(pool: Pool) {
   );
 
   // A token or code is looked up by the engine and then, a step later, its grant and its user: all
-  // three come back from this one statement.
+  // three come back from this one statement. The grant by its key (primary key), not by grant_id: a
+  // long-lived grant gathers a row for every token it gave.
   const findBatch = createBatcher<string, FoundModel | undefined>(async (keys) => {
     const { rows } = await pool.query<Row & { grant: (Row & { id: string }) | null; account: Parameters<typeof userFromJson>[0] | null }>({
       name: 'keyhold-models-find',
@@ -118,7 +119,7 @@ export function createProviderModelsRepo(pool: Pool) {
          (SELECT json_build_object('id', g.id, 'model', g.model, 'payload', g.payload,
                    'consumed', g.consumed_at IS NOT NULL, 'client_version', ${CLIENT_VERSION.replaceAll('p.', 'g.')})
             FROM oidc_payloads g
-           WHERE p.model <> 'Grant' AND g.grant_id = p.grant_id AND g.model = 'Grant'
+           WHERE p.model <> 'Grant' AND g.id = keyhold_digest(p.grant_id) AND g.model = 'Grant'
              AND (g.expires_at IS NULL OR g.expires_at > now())
            LIMIT 1) AS grant,
          (SELECT row_to_json(u) FROM (SELECT ${USER_JSON_COLUMNS} FROM users
