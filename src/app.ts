@@ -113,7 +113,11 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   });
 
   // Expired codes, tokens, sessions and interactions are swept in small batches, off the request path.
+  let sweeping = false;
   const sweep = setInterval(async () => {
+    // A sweep that outlasts the interval (a large backlog) is not run twice at once.
+    if (sweeping) return;
+    sweeping = true;
     try {
       let removed = 0;
       for (let batch = await models.deleteExpired(); batch > 0 && removed < 50_000; batch = await models.deleteExpired()) {
@@ -122,6 +126,8 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
       if (removed) logger.debug({ removed }, 'expired provider rows removed');
     } catch (err) {
       logger.warn({ err }, 'sweeping expired provider rows failed');
+    } finally {
+      sweeping = false;
     }
   }, options.sweepIntervalMs ?? 60_000);
   sweep.unref();
