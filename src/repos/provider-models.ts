@@ -167,6 +167,16 @@ export function createProviderModelsRepo(pool: Pool) {
     { keyOf: (item) => item.key },
   );
 
+  /** A live row of `model` by an indexed column other than its key (a uid or user code digest). */
+  async function findBy(column: 'uid' | 'user_code', model: string, value: string): Promise<StoredModel | undefined> {
+    const { rows } = await pool.query<Row>(
+      `SELECT p.id, p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
+       FROM oidc_payloads p WHERE p.model = $1 AND p.${column} = $2 AND (p.expires_at IS NULL OR p.expires_at > now())`,
+      [model, value],
+    );
+    return rows[0] ? toStored(rows[0]) : undefined;
+  }
+
   return {
     /**
      * Stores a row. With `expect`, only while that client is still at that version (checked in the same
@@ -185,22 +195,12 @@ export function createProviderModelsRepo(pool: Pool) {
       return findBatch(key);
     },
 
-    async findByUid(model: string, uidDigest: string): Promise<StoredModel | undefined> {
-      const { rows } = await pool.query<Row>(
-        `SELECT p.id, p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
-         FROM oidc_payloads p WHERE p.model = $1 AND p.uid = $2 AND (p.expires_at IS NULL OR p.expires_at > now())`,
-        [model, uidDigest],
-      );
-      return rows[0] ? toStored(rows[0]) : undefined;
+    findByUid(model: string, uidDigest: string): Promise<StoredModel | undefined> {
+      return findBy('uid', model, uidDigest);
     },
 
-    async findByUserCode(model: string, userCodeDigest: string): Promise<StoredModel | undefined> {
-      const { rows } = await pool.query<Row>(
-        `SELECT p.id, p.model, p.payload, p.consumed_at IS NOT NULL AS consumed, ${CLIENT_VERSION} AS client_version
-         FROM oidc_payloads p WHERE p.model = $1 AND p.user_code = $2 AND (p.expires_at IS NULL OR p.expires_at > now())`,
-        [model, userCodeDigest],
-      );
-      return rows[0] ? toStored(rows[0]) : undefined;
+    findByUserCode(model: string, userCodeDigest: string): Promise<StoredModel | undefined> {
+      return findBy('user_code', model, userCodeDigest);
     },
 
     /**
