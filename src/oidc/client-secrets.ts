@@ -18,8 +18,8 @@ export interface SecretVerifierDeps {
 /**
  * Client authentication by digest: the presented value's SHA-256 is looked up among the client's
  * secret digests, which the instance holds with the client (client-cache.ts). No candidate is tried in
- * turn. A match in the cached copy costs no query; an unknown client and a wrong or deleted secret
- * cost the same one query (the client read again), an expired one none.
+ * turn. A match in the cached copy costs no query; an unknown client and a wrong, expired or deleted
+ * secret cost the same one query (the client read again).
  *
  * Secrets issued before digests (argon2id hashes, values without the `khs_` prefix) keep working until
  * they expire or are removed: a value without the prefix is checked against them, and the first
@@ -43,9 +43,9 @@ export function createSecretVerifier({ cache, clients, now = Date.now }: SecretV
       const presentedDigest = digest(presented);
       let entry = await cache.find(clientId);
       let match = entry?.secretsByDigest.get(presentedDigest);
-      // Not in the cached copy: a secret added a moment ago on another instance is found in the
-      // database (the same one query an unknown client costs).
-      if (entry && !match) {
+      // Not in the cached copy (or expired there): a secret added a moment ago on another instance is
+      // found in the database, and every refusal costs the same one query an unknown client costs.
+      if (entry && (!match || !unexpired(match))) {
         entry = await cache.refresh(clientId);
         match = entry?.secretsByDigest.get(presentedDigest);
       }
@@ -60,6 +60,7 @@ export function createSecretVerifier({ cache, clients, now = Date.now }: SecretV
       for (const legacy of entry.legacySecrets) {
         if (unexpired(legacy) && (await verifySecret(legacy.legacyHash!, presented))) {
           await clients.upgradeLegacySecret(clientId, legacy.id, presentedDigest);
+          cache.invalidate(clientId);
           touch(legacy.id);
           rememberAuthenticatedSecret(clientId, legacy.id);
           return true;

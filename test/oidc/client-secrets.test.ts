@@ -8,6 +8,7 @@ import { CLIENT_CHANGES_CHANNEL } from '../../src/repos/clients.ts';
 import { adminToken } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { post, type TokenCall } from '../helpers/flow.ts';
+import { oneLine, recordQueries } from '../helpers/queries.ts';
 
 /**
  * Client authentication at the token endpoint, over real HTTP (client_credentials grant): generated
@@ -195,6 +196,33 @@ t.test('client secrets at the token endpoint', async (t) => {
       t.equal(result.body.error, 'invalid_client');
       t.equal(verifications, 0, 'no argon2 for an expired khs_ secret');
     }
+  });
+
+  t.test('every refusal costs the same one query: unknown client, wrong, expired and deleted secret', async (t) => {
+    const queries = recordQueries(t);
+    const live = (await api('POST', `/clients/${clientId}/secrets`, { description: 'timing' })).body as { id: string; value: string };
+    presented.push(live.value);
+    t.equal((await grant(kh, clientId, live.value)).status, 200, 'warm-up: the client is cached');
+    const refusals: Record<string, () => Promise<TokenCall>> = {
+      'an unknown client': () => grant(kh, randomUUID(), live.value),
+      'a wrong secret': () => grant(kh, clientId, generateClientSecret()),
+      'an expired secret': () => grant(kh, clientId, expiring.value),
+      'a deleted secret': () => grant(kh, clientId, first.value),
+    };
+    for (const [what, refuse] of Object.entries(refusals)) {
+      let answer: TokenCall | undefined;
+      const seen = await queries.during(async () => {
+        answer = await refuse();
+      });
+      t.equal(answer?.status, 401, `${what}: refused`);
+      t.same(
+        seen.map((q) => (/FROM clients c LEFT JOIN client_secrets/.test(q.sql) ? 'read the client' : oneLine(q.sql, 60))),
+        ['read the client'],
+        `${what}: exactly one query, the client read by its id`,
+      );
+    }
+    const accepted = await queries.during(() => grant(kh, clientId, live.value));
+    t.notOk(accepted.some((q) => /FROM clients c LEFT JOIN client_secrets/.test(q.sql)), 'the right secret is found in the cached copy, with no read');
   });
 
   t.test('no secret value reaches the logs', async (t) => {
