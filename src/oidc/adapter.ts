@@ -166,7 +166,10 @@ class ModelAdapter implements Adapter {
     forgetRow(digest(id));
     const { won, grantId } = await this.#repo.consume(this.#model, digest(id));
     if (!won) {
-      if (grantId) await this.#repo.revokeGrant(grantId);
+      if (grantId) {
+        forgetRow(digest(grantId));
+        await this.#repo.revokeGrant(grantId);
+      }
       throw new errors.InvalidGrant(`${this.#model} already consumed`);
     }
   }
