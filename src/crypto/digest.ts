@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 /**
  * What Keyhold stores in place of a bearer value (a token, code, session or interaction id, a client
@@ -6,7 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
  * as good as a slow hash and cannot be reversed; migrations use the SQL twin `keyhold_digest(text)`.
  */
 export function digest(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('base64url');
+  // The one-shot form: no Hash object per call (it runs several times on every token request).
+  return hash('sha256', value, 'base64url');
 }
 
 /** Every client secret starts with this, so secret scanners can recognise a leaked one. */
