@@ -206,6 +206,13 @@ async function runSignin(job: SigninJob): Promise<LoadResult> {
   /** Later steps need what earlier ones found; without it the connection starts a new sign-in. */
   const usable = (flow: Flow | undefined): flow is Flow => flow !== undefined && !flow.failed;
 
+  /** The browser follows the redirect an earlier step found, with its cookies. */
+  const followRedirect: NonNullable<autocannon.Request['setupRequest']> = (req, context) => {
+    const flow = flowOf(context);
+    if (!usable(flow) || !flow.next) return null;
+    return { ...req, method: 'GET', path: flow.next, headers: cookieHeader(flow), body: '' };
+  };
+
   const steps: autocannon.Request[] = [
     {
       // 1. The application sends the browser to the authorization endpoint.
@@ -242,11 +249,7 @@ async function runSignin(job: SigninJob): Promise<LoadResult> {
     },
     {
       // 2. The browser follows to the sign-in page.
-      setupRequest: (req, context) => {
-        const flow = flowOf(context);
-        if (!usable(flow) || !flow.next) return null;
-        return { ...req, method: 'GET', path: flow.next, headers: cookieHeader(flow), body: '' };
-      },
+      setupRequest: followRedirect,
       onResponse: (status, body, context, headers) => {
         const flow = flowOf(context);
         if (!flow) return;
@@ -282,11 +285,7 @@ async function runSignin(job: SigninJob): Promise<LoadResult> {
     },
     {
       // 4. The browser resumes the authorization request, which redirects to the app with a code.
-      setupRequest: (req, context) => {
-        const flow = flowOf(context);
-        if (!usable(flow) || !flow.next) return null;
-        return { ...req, method: 'GET', path: flow.next, headers: cookieHeader(flow), body: '' };
-      },
+      setupRequest: followRedirect,
       onResponse: (status, body, context, headers) => {
         const flow = flowOf(context);
         if (!flow) return;

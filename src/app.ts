@@ -51,15 +51,16 @@ const SWEEP_MAX_PER_RUN = 50_000;
 /** The composition root: repositories, provider and routes, all wired here. */
 export async function buildApp(options: AppOptions): Promise<Keyhold> {
   const { config, pool, logger } = options;
+  let clientCache: ReturnType<typeof createClientCache> | undefined;
   const users = createUsersRepo(pool);
-  const clients = createClientsRepo(pool);
+  // Changes made through this instance (the admin API) drop its cached copy as soon as they commit.
+  const clients = createClientsRepo(pool, { onChange: (clientId) => clientCache?.invalidate(clientId) });
   const models = createProviderModelsRepo(pool);
   const keys = await createKeysRepo(pool, options.keyring ?? new Keyring(config.encryptionKeys)).ensure();
   const metrics = createMetrics();
 
   // Every instance keeps the clients it serves until a change to one is announced on this channel;
   // while the LISTEN connection is down, it reads every client through (see client-cache.ts).
-  let clientCache: ReturnType<typeof createClientCache> | undefined;
   const listener = listen(options.databaseUrl, CLIENT_CHANGES_CHANNEL, (clientId) => clientCache?.invalidate(clientId), {
     onError: (err) => logger.warn({ err }, 'client-change listener lost its connection'),
     onUp: () => clientCache?.clear(),

@@ -146,7 +146,22 @@ async function notifyOnly(db: Pool | PoolClient, clientId: string): Promise<void
   await db.query('SELECT pg_notify($1, $2)', [CLIENT_CHANGES_CHANNEL, clientId]);
 }
 
-export function createClientsRepo(pool: Pool) {
+export interface ClientsRepoOptions {
+  /**
+   * Called once a change to a client has committed, in this process: the instance that made the change
+   * drops its cached copy at once, while other instances hear of it through NOTIFY.
+   */
+  onChange?: (clientId: string) => void;
+}
+
+export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions = {}) {
+  /** A transaction that changes one client; `onChange` hears of it after it commits. */
+  async function changing<T>(clientId: string, fn: (db: PoolClient) => Promise<T>): Promise<T> {
+    const result = await withTransaction(pool, fn);
+    onChange?.(clientId);
+    return result;
+  }
+
   async function insertSecret(db: PoolClient, clientId: string, secret: NewSecret): Promise<ClientSecret> {
     // Lock the client row so two concurrent additions cannot both pass the count check.
     await db.query('SELECT 1 FROM clients WHERE id = $1 FOR UPDATE', [clientId]);
@@ -186,7 +201,6 @@ export function createClientsRepo(pool: Pool) {
         );
         const client = toClient(rows[0]!);
         const secret = firstSecret ? await insertSecret(db, client.id, firstSecret) : undefined;
-        // Instances may remember that this id did not exist (an unknown client is cached too).
         await notifyOnly(db, client.id);
         return secret ? { client, secret } : { client };
       });
@@ -224,7 +238,7 @@ export function createClientsRepo(pool: Pool) {
       if (changes.accessTokenLifetime !== undefined) columns.push(['access_token_lifetime', changes.accessTokenLifetime]);
       if (changes.allowedCorsOrigins !== undefined) columns.push(['allowed_cors_origins', changes.allowedCorsOrigins]);
       if (changes.roles !== undefined) columns.push(['roles', changes.roles]);
-      return withTransaction(pool, async (db) => {
+      return changing(id, async (db) => {
         const sets = columns.map(([column], i) => `${column} = $${i + 2}`);
         const { rows } = await db.query<ClientRow>(
           `UPDATE clients SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${CLIENT_COLUMNS}`,
@@ -243,7 +257,7 @@ export function createClientsRepo(pool: Pool) {
 
     async delete(id: string): Promise<boolean> {
       if (!isUuid(id)) return false;
-      return withTransaction(pool, async (db) => {
+      return changing(id, async (db) => {
         const { rowCount } = await db.query('DELETE FROM clients WHERE id = $1', [id]);
         if (rowCount !== 1) return false;
         await announceChange(db, id);
@@ -277,12 +291,12 @@ export function createClientsRepo(pool: Pool) {
     },
 
     async addSecret(clientId: string, secret: NewSecret): Promise<ClientSecret> {
-      return withTransaction(pool, (db) => insertSecret(db, clientId, secret));
+      return changing(clientId, (db) => insertSecret(db, clientId, secret));
     },
 
     async deleteSecret(clientId: string, secretId: string): Promise<boolean> {
       if (!isUuid(clientId) || !isUuid(secretId)) return false;
-      return withTransaction(pool, async (db) => {
+      return changing(clientId, async (db) => {
         const { rowCount } = await db.query('DELETE FROM client_secrets WHERE client_id = $1 AND id = $2', [clientId, secretId]);
         if (rowCount !== 1) return false;
         await announceChange(db, clientId);
@@ -319,7 +333,7 @@ export function createClientsRepo(pool: Pool) {
 
     /** A secret issued before digests was used: keep its digest from now on and drop the argon2id hash. */
     async upgradeLegacySecret(clientId: string, secretId: string, digest: string): Promise<void> {
-      await withTransaction(pool, async (db) => {
+      await changing(clientId, async (db) => {
         const { rowCount } = await db.query(
           'UPDATE client_secrets SET secret_digest = $3, legacy_hash = NULL WHERE client_id = $1 AND id = $2 AND legacy_hash IS NOT NULL',
           [clientId, secretId, digest],
