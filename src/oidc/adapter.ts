@@ -2,7 +2,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { digest } from '../crypto/digest.ts';
 import type { ExpectedClient, FoundModel, ModelRefs, ProviderModelsRepo, StoredModel } from '../repos/provider-models.ts';
 import type { CachedClient, ClientCache } from './client-cache.ts';
-import { authenticatedSecret, forgetRow, recallRow, rememberRow, rememberUser } from './request-scope.ts';
+import { authenticatedSecret, forgetRow, recallRow, rememberRow, rememberStaleClient, rememberUser, staleClient } from './request-scope.ts';
 
 export interface AdapterDeps {
   models: ProviderModelsRepo;
@@ -60,6 +60,15 @@ function secretStillValid(client: CachedClient, secretId: string): boolean {
   return secret !== undefined && (secret.expiresAt === null || secret.expiresAt.getTime() > Date.now());
 }
 
+/**
+ * What the engine checks a request against: a change to any of it while a request is served ends the
+ * request. The name and the token lifetime may change under a request without harm.
+ */
+function checkedRules(client: CachedClient): string {
+  const { client_name: _name, keyhold_access_token_lifetime: _lifetime, ...rules } = client.metadata;
+  return JSON.stringify(rules);
+}
+
 /** How many times a write re-checks a client that keeps changing under it before giving up. */
 const MAX_CLIENT_RECHECKS = 3;
 
@@ -76,30 +85,33 @@ class ModelAdapter implements Adapter {
     this.#lookup = lookup;
   }
 
-  /** The version a write for this client must find, when this instance acts on a cached copy of it. */
-  #expected(clientId: string | null, cached = clientId ? this.#clients.peek(clientId) : undefined): ExpectedClient | undefined {
-    return clientId && cached ? { clientId, version: cached.client.version } : undefined;
-  }
-
   /**
-   * The cached client was stale: drop it and check the request against the client as it is now. A
-   * client disabled or deleted, or a secret removed, since the request was authenticated ends it as a
-   * failed client authentication; any other change (a new name, another secret) lets it go on.
+   * The cached client changed since the request was checked against it: drop the copy and check the
+   * request against the client as it is now. A client disabled or deleted, or a secret removed, ends it
+   * as a failed client authentication; a change to what the engine checked the request against (its
+   * URLs, grant and response types, scope, CORS origins) ends it as a request to send again; any other
+   * change (a new name, another secret) lets it go on.
    */
-  async #recheck(clientId: string): Promise<ExpectedClient | undefined> {
+  async #recheck(clientId: string, servedFrom: CachedClient | undefined): Promise<ExpectedClient> {
     this.#clients.invalidate(clientId);
     const fresh = await this.#clients.find(clientId);
     if (!fresh || !fresh.client.enabled) throw new errors.InvalidClientAuth();
     const secretId = authenticatedSecret(clientId);
     if (secretId !== undefined && !secretStillValid(fresh, secretId)) throw new errors.InvalidClientAuth();
+    if (servedFrom && checkedRules(servedFrom) !== checkedRules(fresh)) {
+      throw new errors.InvalidRequest('the client was changed while this request was served: send the request again');
+    }
     return { clientId, version: fresh.client.version };
   }
 
-  /** A row read with its client's current version: a cached copy at another version is dropped. */
+  /** A row read with its client's current version: a cached copy at another version is stale. */
   #noteClientVersion(stored: StoredModel): void {
     const clientId = text(stored.payload.clientId);
     const cached = clientId ? this.#clients.peek(clientId) : undefined;
-    if (clientId && cached && cached.client.version !== stored.clientVersion) this.#clients.invalidate(clientId);
+    if (clientId && cached && cached.client.version !== stored.clientVersion) {
+      rememberStaleClient(clientId, cached);
+      this.#clients.invalidate(clientId);
+    }
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -129,10 +141,16 @@ class ModelAdapter implements Adapter {
       clientId: text(payload.clientId),
     };
     forgetRow(digest(id));
-    let expect = this.#expected(refs.clientId);
+    // A row for a client this instance serves from its cache is stored only while the client is at the
+    // cached version; a copy a read already found stale is re-checked first.
+    const clientId = refs.clientId;
+    const stale = clientId ? staleClient(clientId) : undefined;
+    const cached = clientId ? this.#clients.peek(clientId) : undefined;
+    const servedFrom = stale ?? cached;
+    let expect: ExpectedClient | undefined = clientId && stale ? await this.#recheck(clientId, stale) : clientId && cached ? { clientId, version: cached.client.version } : undefined;
     for (let attempt = 0; !(await this.#repo.upsert(this.#model, digest(id), stored, refs, expiresIn, expect)); attempt++) {
-      if (attempt === MAX_CLIENT_RECHECKS) throw new Error(`client ${refs.clientId} kept changing while a ${this.#model} was stored`);
-      expect = await this.#recheck(refs.clientId!);
+      if (attempt === MAX_CLIENT_RECHECKS) throw new Error(`client ${clientId} kept changing while a ${this.#model} was stored`);
+      expect = await this.#recheck(clientId!, servedFrom);
     }
   }
 

@@ -1,6 +1,7 @@
 import Provider from 'oidc-provider';
 import type { User } from '../repos/users.ts';
 import type { StoredModel } from '../repos/provider-models.ts';
+import type { CachedClient } from './client-cache.ts';
 
 /**
  * What one request of the provider learned that a later step of the same request needs: which secret
@@ -12,6 +13,8 @@ import type { StoredModel } from '../repos/provider-models.ts';
  */
 interface Scope {
   secret?: { clientId: string; secretId: string };
+  /** Clients this request was checked against from a copy that a later read found stale. */
+  stale: Map<string, CachedClient>;
   rows: Map<string, StoredModel>;
   users: Map<string, User>;
 }
@@ -23,7 +26,7 @@ function scope(): Scope | undefined {
   if (!ctx) return undefined;
   let found = scopes.get(ctx);
   if (!found) {
-    found = { rows: new Map(), users: new Map() };
+    found = { stale: new Map(), rows: new Map(), users: new Map() };
     scopes.set(ctx, found);
   }
   return found;
@@ -59,4 +62,14 @@ export function rememberUser(user: User): void {
 
 export function recallUser(id: string): User | undefined {
   return scope()?.users.get(id);
+}
+
+/** The copy of a client this request was served from turned out stale: its writes must re-check. */
+export function rememberStaleClient(clientId: string, servedFrom: CachedClient): void {
+  const s = scope();
+  if (s && !s.stale.has(clientId)) s.stale.set(clientId, servedFrom);
+}
+
+export function staleClient(clientId: string): CachedClient | undefined {
+  return scope()?.stale.get(clientId);
 }
