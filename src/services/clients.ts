@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { digest, generateClientSecret } from '../crypto/digest.ts';
 import { conflict, notFound, type FieldProblem } from '../errors.ts';
-import { isNativeUrl, LOOPBACK_HOSTS } from '../redirect-uris.ts';
+import { corsOriginProblem, mixProblems, quote, redirectUriProblem } from '../redirect-uris.ts';
 import {
   CLIENT_TYPES,
   MAX_SECRETS_PER_CLIENT,
@@ -12,61 +11,16 @@ import {
   type ClientType,
 } from '../repos/clients.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
+import { newSecret, secretInputSchema, type SecretInput } from './secret-input.ts';
 import { invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, text, fieldProblems, type Page } from './validation.ts';
 
 /**
- * Clients and their secrets, with every rule of the admin API (PRODUCT.md, "Client" and "Secret").
+ * Clients and their secrets, with every rule of the admin API (docs/clients.md).
  * The admin API routes and the CLI both go through here, so they accept, refuse and answer alike.
  */
 
 export const MAX_URIS = 10;
-export const MAX_URI_LENGTH = 2000;
-export const DEFAULT_SECRET_LIFETIME_MS = 365 * 24 * 3600 * 1000;
 export const CLIENT_ROLES = ['admin'] as const;
-
-/** RFC 8252 section 7.1: a private-use scheme in reverse-domain form, e.g. `com.example.app`. */
-const REVERSE_DOMAIN_SCHEME = /^[a-z][a-z0-9+-]*(\.[a-z0-9][a-z0-9+-]*)+:$/;
-
-const quote = (value: string) => JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
-
-/**
- * The rule a redirect or logout URL breaks, or undefined when it is accepted: at most 2000 characters,
- * canonical (`new URL(u).href`), no fragment, no user info, no `*`; https, http on a loopback host, or
- * a reverse-domain private-use scheme.
- */
-export function redirectUriProblem(uri: string): string | undefined {
-  if (uri.length > MAX_URI_LENGTH) return `${quote(uri)} is longer than ${MAX_URI_LENGTH} characters`;
-  const url = URL.parse(uri);
-  if (!url) return `${quote(uri)} is not an absolute URL`;
-  if (uri.includes('*')) return `${quote(uri)} contains "*": wildcards are not allowed, register each URL exactly`;
-  if (url.username || url.password) return `${quote(uri)} carries a user name or password, which a redirect URL must not`;
-  if (uri.includes('#')) return `${quote(uri)} has a fragment (#...), which a redirect URL must not have`;
-  if (url.href !== uri) return `${quote(uri)} is not in canonical form: write it as ${quote(url.href)}`;
-  if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:') {
-    return LOOPBACK_HOSTS.has(url.hostname)
-      ? undefined
-      : `${quote(uri)} uses plain http on a host that is not loopback (127.0.0.1, [::1] or localhost): use https`;
-  }
-  if (!REVERSE_DOMAIN_SCHEME.test(url.protocol)) {
-    return `${quote(uri)} is not accepted: use https, http on a loopback host, or a private-use scheme in reverse-domain form such as com.example.app:/callback`;
-  }
-  if (!uri.slice(url.protocol.length).startsWith('/')) {
-    return `${quote(uri)} needs a path after the scheme, as in com.example.app:/callback`;
-  }
-  return undefined;
-}
-
-/** The rule an allowed CORS origin breaks: an exact origin (scheme, host, port), https or loopback http. */
-export function corsOriginProblem(origin: string): string | undefined {
-  const url = URL.parse(origin);
-  if (!url || origin.length > MAX_URI_LENGTH) return `${quote(origin)} is not an origin such as https://app.example.com`;
-  if (url.origin !== origin) return `${quote(origin)} is not an origin in canonical form: write it as ${quote(url.origin)}`;
-  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))) return undefined;
-  return `${quote(origin)} must be https, or http on a loopback host`;
-}
-
-const isHttpsLoopback = (url: URL) => url.protocol === 'https:' && LOOPBACK_HOSTS.has(url.hostname);
 
 function uriList(min: number, check: (value: string) => string | undefined) {
   return z
@@ -94,7 +48,7 @@ const fields = {
 };
 type FieldName = keyof typeof fields;
 
-/** Which fields each type of client has (PRODUCT.md's table). */
+/** Which fields each type of client has (docs/clients.md). */
 const FIELDS_BY_TYPE: Record<ClientType, FieldName[]> = {
   hybrid: ['name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'allowRefreshToken', 'accessTokenLifetime'],
   'authorization-code': ['name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'accessTokenLifetime', 'allowedCorsOrigins'],
@@ -105,29 +59,6 @@ export const TYPES_WITH_SECRETS: readonly ClientType[] = ['hybrid', 'client-cred
 const hasSecrets = (type: ClientType) => TYPES_WITH_SECRETS.includes(type);
 const SERVER_SET = ['id', 'createdAt', 'updatedAt', 'secrets'];
 
-const EXPIRY_FORMAT = 'must be an ISO-8601 date and time, such as 2030-01-31T00:00:00Z, or a date, such as 2030-01-31';
-const isoDateTime = z.iso.datetime({ offset: true });
-const isoDate = z.iso.date();
-
-export const secretInputSchema = z
-  .strictObject({
-    description: text(0, 100).optional(),
-    // A date and time with its offset, or a date alone (midnight UTC).
-    expiresAt: z
-      .string({ error: EXPIRY_FORMAT })
-      .superRefine((value, ctx) => {
-        if (!isoDateTime.safeParse(value).success && !isoDate.safeParse(value).success) ctx.addIssue({ code: 'custom', message: EXPIRY_FORMAT });
-        else if (!(new Date(value).getTime() > Date.now())) ctx.addIssue({ code: 'custom', message: 'must be in the future' });
-      })
-      .optional(),
-    neverExpires: z.boolean().optional(),
-  })
-  .superRefine((value, ctx) => {
-    if (value.expiresAt !== undefined && value.neverExpires === true) {
-      ctx.addIssue({ code: 'custom', path: ['neverExpires'], message: 'give either expiresAt or neverExpires, not both' });
-    }
-  });
-export type SecretInput = z.output<typeof secretInputSchema>;
 
 function schemaFor(type: ClientType, mode: 'create' | 'update') {
   const shape: Record<string, z.ZodType> = {};
@@ -154,21 +85,6 @@ function misplacedKeys(body: Record<string, unknown>, type: ClientType, mode: 'c
     else rest[key] = value;
   }
   return { problems, rest };
-}
-
-/** oidc-provider refuses https URLs on loopback hosts in a native client; a client with any native URL is one. */
-function mixProblems(redirectUris: string[], postLogoutRedirectUris: string[]): FieldProblem[] {
-  const all = [
-    ...redirectUris.map((uri, i) => ({ uri, path: `redirectUris.${i}` })),
-    ...postLogoutRedirectUris.map((uri, i) => ({ uri, path: `postLogoutRedirectUris.${i}` })),
-  ].map((entry) => ({ ...entry, url: new URL(entry.uri) }));
-  if (!all.some((e) => isNativeUrl(e.url))) return [];
-  return all
-    .filter((e) => isHttpsLoopback(e.url))
-    .map((e) => ({
-      path: e.path,
-      message: `${quote(e.uri)} is https on a loopback host, which cannot be combined with native-app URLs (http on a loopback host, or a private-use scheme) in one client`,
-    }));
 }
 
 export interface SecretView {
@@ -230,16 +146,6 @@ export function serializeClient(client: Client, secrets: ClientSecret[]): Client
   };
 }
 
-/** A new secret value (`khs_` and 256 random bits) and its SHA-256 digest; only the digest is ever stored. */
-function newSecret(input: SecretInput | undefined) {
-  const value = generateClientSecret();
-  const expiresAt = input?.neverExpires
-    ? null
-    : input?.expiresAt
-      ? new Date(input.expiresAt)
-      : new Date(Date.now() + DEFAULT_SECRET_LIFETIME_MS);
-  return { value, stored: { description: input?.description ?? '', digest: digest(value), expiresAt } };
-}
 
 const listQuerySchema = z.strictObject({
   type: z.enum(CLIENT_TYPES, { error: `must be one of ${CLIENT_TYPES.join(', ')}` }).optional(),

@@ -3,7 +3,7 @@ import { startTestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, authorize, decodeJwt, pkce, random } from '../helpers/flow.ts';
 
-/** Issue 4, part 1: the authorization endpoint for hybrid clients, over plain HTTP. */
+/** The authorization endpoint for hybrid clients, over plain HTTP. */
 
 t.test('authorization endpoint', async (t) => {
   const kh = await startTestApp(t);

@@ -9,7 +9,7 @@ import { freePort, startTestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 
 /**
- * Issue 4 end to end: headless Chromium types into the real sign-in page, openid-client is the relying
+ * The hybrid flow end to end: headless Chromium types into the real sign-in page, openid-client is the relying
  * party, and a tiny app on loopback receives form_post and fragment responses.
  */
 

@@ -3,7 +3,7 @@ import { startTestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, authorize, pkce, post, random, userinfo } from '../helpers/flow.ts';
 
-/** Issue 4: single use of codes and refresh tokens holds under concurrent redemption. */
+/** Single use of codes and refresh tokens holds under concurrent redemption. */
 
 const REDIRECT = 'https://app.example.com/callback';
 

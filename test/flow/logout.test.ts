@@ -3,7 +3,7 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, authorize, pkce, post, random, userinfo } from '../helpers/flow.ts';
 
-/** Issue 4, part 4: RP-initiated logout over plain HTTP. */
+/** RP-initiated logout over plain HTTP. */
 
 const REDIRECT = 'https://app.example.com/callback';
 const SIGNED_OUT = 'https://app.example.com/signed-out';

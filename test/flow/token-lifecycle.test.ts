@@ -3,7 +3,7 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, authorize, pkce, post, random, userinfo } from '../helpers/flow.ts';
 
-/** Issue 4, part 5: userinfo, revocation, introspection, and tokens outliving their client or user. */
+/** Userinfo, revocation, introspection, and tokens outliving their client or user. */
 
 const REDIRECT = 'https://app.example.com/callback';
 

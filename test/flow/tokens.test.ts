@@ -3,7 +3,7 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, authorize, decodeJwt, pkce, post, random, userinfo } from '../helpers/flow.ts';
 
-/** Issue 4, parts 2 and 3: the token endpoint, codes and refresh tokens, over plain HTTP. */
+/** The token endpoint, codes and refresh tokens, over plain HTTP. */
 
 const REDIRECT = 'https://app.example.com/callback';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 
-t.test('defaults follow PRODUCT.md', async (t) => {
+t.test('defaults are those the README documents', async (t) => {
   const config = loadConfig({});
   t.equal(config.port, 3000);
   t.equal(config.host, '127.0.0.1');
