@@ -213,6 +213,18 @@ async function runSignin(job: SigninJob): Promise<LoadResult> {
     return { ...req, method: 'GET', path: flow.next, headers: cookieHeader(flow), body: '' };
   };
 
+  /** A step whose answer must redirect within Keyhold (to a path starting with `prefix`): the next step follows it. */
+  const expectRedirect =
+    (what: string, prefix: string): NonNullable<autocannon.Request['onResponse']> =>
+    (status, body, context, headers) => {
+      const flow = flowOf(context);
+      if (!flow) return;
+      keepCookies(flow, headers);
+      const next = redirectPath(headers);
+      if (!isRedirect(status) || !next?.startsWith(prefix)) return fail(flow, what, status, body);
+      flow.next = next;
+    };
+
   const steps: autocannon.Request[] = [
     {
       // 1. The application sends the browser to the authorization endpoint.
@@ -238,14 +250,7 @@ async function runSignin(job: SigninJob): Promise<LoadResult> {
         });
         return { ...req, method: 'GET', path: `/auth?${query}`, headers: {}, body: '' };
       },
-      onResponse: (status, body, context, headers) => {
-        const flow = flowOf(context);
-        if (!flow) return;
-        keepCookies(flow, headers);
-        const next = redirectPath(headers);
-        if (!isRedirect(status) || !next?.startsWith('/interaction/')) return fail(flow, 'authorization request', status, body);
-        flow.next = next;
-      },
+      onResponse: expectRedirect('authorization request', '/interaction/'),
     },
     {
       // 2. The browser follows to the sign-in page.
@@ -274,14 +279,7 @@ async function runSignin(job: SigninJob): Promise<LoadResult> {
           body,
         };
       },
-      onResponse: (status, body, context, headers) => {
-        const flow = flowOf(context);
-        if (!flow) return;
-        keepCookies(flow, headers);
-        const next = redirectPath(headers);
-        if (!isRedirect(status) || !next) return fail(flow, 'sign-in form', status, body);
-        flow.next = next;
-      },
+      onResponse: expectRedirect('sign-in form', '/'),
     },
     {
       // 4. The browser resumes the authorization request, which redirects to the app with a code.

@@ -172,6 +172,14 @@ const http = (e: Engine, phase: Phase, rest: Omit<Extract<LoadJob, { kind: 'http
   ...rest,
 });
 
+/** Values minted beforehand (codes, refresh tokens), each sent once to the token endpoint by the app. */
+const eachOnceAtTokenEndpoint = (e: Engine, phase: Phase, values: string[], body: (value: string) => Record<string, string>) =>
+  http(e, phase, {
+    once: true,
+    request: { method: 'POST', path: '/token', headers: { authorization: basic(e.app), 'content-type': FORM } },
+    variants: values.map((value) => ({ body: form(body(value)) })),
+  });
+
 let adminToken: string | undefined;
 /** The admin scenario's client (role admin), created with the others. */
 let adminClient: Credentials | undefined;
@@ -207,11 +215,7 @@ const SCENARIOS: Scenario[] = [
         redirectUri: REDIRECT_URI,
         codeChallenge: pkce.challenge,
       });
-      return http(e, phase, {
-        once: true,
-        request: { method: 'POST', path: '/token', headers: { authorization: basic(e.app), 'content-type': FORM } },
-        variants: codes.map((code) => ({ body: form({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: pkce.verifier }) })),
-      });
+      return eachOnceAtTokenEndpoint(e, phase, codes, (code) => ({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: pkce.verifier }));
     },
   },
   {
@@ -222,11 +226,7 @@ const SCENARIOS: Scenario[] = [
     calibrate: true,
     job: async (e, phase) => {
       const tokens = await e.server.mint({ kind: 'refresh', count: onceCount(phase), clientId: e.app.id, accountIds: e.accountIds, scope: TOKEN_SCOPE });
-      return http(e, phase, {
-        once: true,
-        request: { method: 'POST', path: '/token', headers: { authorization: basic(e.app), 'content-type': FORM } },
-        variants: tokens.map((token) => ({ body: form({ grant_type: 'refresh_token', refresh_token: token }) })),
-      });
+      return eachOnceAtTokenEndpoint(e, phase, tokens, (token) => ({ grant_type: 'refresh_token', refresh_token: token }));
     },
   },
   {

@@ -113,7 +113,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   await app.register(adminApi, {
     prefix: '/api/v1',
     provider,
-    clientsRepo: clients,
+    clientCache,
     usersRepo: users,
     clients: createClientsService({ clients, models }),
     users: createUsersService({ users, models }),

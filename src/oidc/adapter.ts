@@ -69,6 +69,39 @@ function checkedRules(client: CachedClient): string {
   return JSON.stringify(rules);
 }
 
+/**
+ * The payload as stored: without the id (`jti`), and for an interaction without its return URL's id
+ * and its copy of the session cookie's value, which nothing reads back (restored by `#restore`).
+ */
+function withoutBearerValues(model: string, id: string, payload: AdapterPayload): Record<string, unknown> {
+  const { jti: _jti, ...stored } = payload as Record<string, unknown>;
+  if (model !== 'Interaction') return stored;
+  const returnTo = text(stored.returnTo);
+  if (returnTo?.endsWith(`/${id}`)) {
+    delete stored.returnTo;
+    stored.returnToBase = returnTo.slice(0, -id.length);
+  }
+  const session = stored.session as Record<string, unknown> | undefined;
+  if (session && 'cookie' in session) {
+    const { cookie: _cookie, ...rest } = session;
+    stored.session = rest;
+  }
+  return stored;
+}
+
+/** The columns a row is filed under besides its key; uid and user code as digests. */
+function refsOf(model: string, id: string, payload: AdapterPayload): ModelRefs {
+  const uid = text(payload.uid);
+  const userCode = text(payload.userCode);
+  return {
+    grantId: model === 'Grant' ? id : text(payload.grantId),
+    uidDigest: uid ? digest(uid) : null,
+    userCodeDigest: userCode ? digest(userCode) : null,
+    accountId: text(payload.accountId),
+    clientId: text(payload.clientId),
+  };
+}
+
 /** How many times a write re-checks a client that keeps changing under it before giving up. */
 const MAX_CLIENT_RECHECKS = 3;
 
@@ -115,40 +148,19 @@ class ModelAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
-    const stored: Record<string, unknown> = { ...payload };
-    delete stored.jti;
-    if (this.#model === 'Interaction') {
-      // The return URL ends with the interaction's id; the session copy holds the session cookie's
-      // value, which nothing reads back.
-      const returnTo = text(stored.returnTo);
-      if (returnTo?.endsWith(`/${id}`)) {
-        delete stored.returnTo;
-        stored.returnToBase = returnTo.slice(0, -id.length);
-      }
-      const session = stored.session as Record<string, unknown> | undefined;
-      if (session && 'cookie' in session) {
-        const { cookie: _cookie, ...rest } = session;
-        stored.session = rest;
-      }
-    }
-    const uid = text(payload.uid);
-    const userCode = text(payload.userCode);
-    const refs: ModelRefs = {
-      grantId: this.#model === 'Grant' ? id : text(payload.grantId),
-      uidDigest: uid ? digest(uid) : null,
-      userCodeDigest: userCode ? digest(userCode) : null,
-      accountId: text(payload.accountId),
-      clientId: text(payload.clientId),
-    };
-    forgetRow(digest(id));
+    const key = digest(id);
+    const refs = refsOf(this.#model, id, payload);
+    const stored = withoutBearerValues(this.#model, id, payload);
+    forgetRow(key);
     // A row for a client this instance serves from its cache is stored only while the client is at the
-    // cached version; a copy a read already found stale is re-checked first.
+    // cached version; a copy that a read of this request already found stale is re-checked first.
     const clientId = refs.clientId;
     const stale = clientId ? staleClient(clientId) : undefined;
-    const cached = clientId ? this.#clients.peek(clientId) : undefined;
-    const servedFrom = stale ?? cached;
-    let expect: ExpectedClient | undefined = clientId && stale ? await this.#recheck(clientId, stale) : clientId && cached ? { clientId, version: cached.client.version } : undefined;
-    for (let attempt = 0; !(await this.#repo.upsert(this.#model, digest(id), stored, refs, expiresIn, expect)); attempt++) {
+    const servedFrom = stale ?? (clientId ? this.#clients.peek(clientId) : undefined);
+    let expect: ExpectedClient | undefined;
+    if (clientId && stale) expect = await this.#recheck(clientId, stale);
+    else if (clientId && servedFrom) expect = { clientId, version: servedFrom.client.version };
+    for (let attempt = 0; !(await this.#repo.upsert(this.#model, key, stored, refs, expiresIn, expect)); attempt++) {
       if (attempt === MAX_CLIENT_RECHECKS) throw new Error(`client ${clientId} kept changing while a ${this.#model} was stored`);
       expect = await this.#recheck(clientId!, servedFrom);
     }

@@ -60,7 +60,6 @@ export function createSecretVerifier({ cache, clients, now = Date.now }: SecretV
       for (const legacy of entry.legacySecrets) {
         if (unexpired(legacy) && (await verifySecret(legacy.legacyHash!, presented))) {
           await clients.upgradeLegacySecret(clientId, legacy.id, presentedDigest);
-          cache.invalidate(clientId);
           touch(legacy.id);
           rememberAuthenticatedSecret(clientId, legacy.id);
           return true;

@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
+import { CLIENT_COLUMNS, SECRET_COLUMNS, toClient, toSecret, toSecretCheck, type ClientRow, type SecretCheckRow, type SecretRow } from './client-rows.ts';
 import { isUuid } from './users.ts';
 
 export const CLIENT_TYPES = ['hybrid', 'authorization-code', 'client-credentials'] as const;
@@ -16,7 +17,7 @@ export interface Client {
   accessTokenLifetime: number;
   allowedCorsOrigins: string[];
   roles: string[];
-  /** Bumped by every change to the client or its secrets (see notifyChange). */
+  /** Bumped by every change to the client or its secrets, in the change's own statement. */
   version: number;
   createdAt: Date;
   updatedAt: Date;
@@ -62,60 +63,6 @@ export interface NewSecret {
   expiresAt: Date | null;
 }
 
-const CLIENT_COLUMNS = `id, type, name, enabled, redirect_uris, post_logout_redirect_uris, allow_refresh_token,
-  access_token_lifetime, allowed_cors_origins, roles, version, created_at, updated_at`;
-const SECRET_COLUMNS = 'id, client_id, description, expires_at, created_at, last_used_at';
-
-interface ClientRow {
-  id: string;
-  type: ClientType;
-  name: string;
-  enabled: boolean;
-  redirect_uris: string[];
-  post_logout_redirect_uris: string[];
-  allow_refresh_token: boolean;
-  access_token_lifetime: number;
-  allowed_cors_origins: string[];
-  roles: string[];
-  version: string;
-  created_at: Date;
-  updated_at: Date;
-}
-
-interface SecretRow {
-  id: string;
-  client_id: string;
-  description: string;
-  expires_at: Date | null;
-  created_at: Date;
-  last_used_at: Date | null;
-}
-
-const toClient = (r: ClientRow): Client => ({
-  id: r.id,
-  type: r.type,
-  name: r.name,
-  enabled: r.enabled,
-  redirectUris: r.redirect_uris,
-  postLogoutRedirectUris: r.post_logout_redirect_uris,
-  allowRefreshToken: r.allow_refresh_token,
-  accessTokenLifetime: r.access_token_lifetime,
-  allowedCorsOrigins: r.allowed_cors_origins,
-  roles: r.roles,
-  version: Number(r.version),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-const toSecret = (r: SecretRow): ClientSecret => ({
-  id: r.id,
-  clientId: r.client_id,
-  description: r.description,
-  expiresAt: r.expires_at,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at,
-});
-
 /** Raised when a client already holds the maximum number of secrets. */
 export class TooManySecretsError extends Error {
   readonly max: number;
@@ -132,18 +79,18 @@ export const MAX_SECRETS_PER_CLIENT = 10;
 export const CLIENT_CHANGES_CHANNEL = 'keyhold_client_changes';
 
 /**
- * Every change to a client or its secrets, in the transaction that makes it: the version goes up (so a
- * cached copy fails its check at the next token write or read, see provider-models.ts) and every
- * instance is told to drop its copy.
+ * Every change to a client or its secrets, in the transaction that makes it, bumps the client's version
+ * (so a cached copy fails its check at the next token write or read, see provider-models.ts; a secret's
+ * upgrade to a digest changes nothing an instance acts on and keeps it) and, here, tells every instance
+ * to drop its copy.
  */
-async function announceChange(db: Pool | PoolClient, clientId: string): Promise<void> {
-  await db.query('UPDATE clients SET version = version + 1 WHERE id = $1', [clientId]);
-  await notifyOnly(db, clientId);
+async function announce(db: PoolClient, clientId: string): Promise<void> {
+  await db.query('SELECT pg_notify($1, $2)', [CLIENT_CHANGES_CHANNEL, clientId]);
 }
 
-/** Tells instances to re-read a client whose version stays (nothing they act on changed). */
-async function notifyOnly(db: Pool | PoolClient, clientId: string): Promise<void> {
-  await db.query('SELECT pg_notify($1, $2)', [CLIENT_CHANGES_CHANNEL, clientId]);
+/** Bumps the version of a secret's client; the row lock also serialises changes to its secrets. */
+async function bumpVersion(db: PoolClient, clientId: string): Promise<void> {
+  await db.query('UPDATE clients SET version = version + 1 WHERE id = $1', [clientId]);
 }
 
 export interface ClientsRepoOptions {
@@ -163,8 +110,8 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
   }
 
   async function insertSecret(db: PoolClient, clientId: string, secret: NewSecret): Promise<ClientSecret> {
-    // Lock the client row so two concurrent additions cannot both pass the count check.
-    await db.query('SELECT 1 FROM clients WHERE id = $1 FOR UPDATE', [clientId]);
+    // Locks the client row, so two concurrent additions cannot both pass the count check.
+    await bumpVersion(db, clientId);
     const { rows: count } = await db.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM client_secrets WHERE client_id = $1',
       [clientId],
@@ -175,7 +122,6 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
        VALUES ($1, $2, $3, $4) RETURNING ${SECRET_COLUMNS}`,
       [clientId, secret.description, secret.digest, secret.expiresAt],
     );
-    await announceChange(db, clientId);
     return toSecret(rows[0]!);
   }
 
@@ -201,7 +147,7 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
         );
         const client = toClient(rows[0]!);
         const secret = firstSecret ? await insertSecret(db, client.id, firstSecret) : undefined;
-        await notifyOnly(db, client.id);
+        await announce(db, client.id);
         return secret ? { client, secret } : { client };
       });
     },
@@ -241,7 +187,7 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
       return changing(id, async (db) => {
         const sets = columns.map(([column], i) => `${column} = $${i + 2}`);
         const { rows } = await db.query<ClientRow>(
-          `UPDATE clients SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${CLIENT_COLUMNS}`,
+          `UPDATE clients SET ${[...sets, 'updated_at = now()', 'version = version + 1'].join(', ')} WHERE id = $1 RETURNING ${CLIENT_COLUMNS}`,
           [id, ...columns.map(([, value]) => value)],
         );
         if (!rows[0]) return undefined;
@@ -250,7 +196,7 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
         if (changes.allowRefreshToken === false) {
           await db.query("DELETE FROM oidc_payloads WHERE model = 'RefreshToken' AND client_id = $1", [id]);
         }
-        await announceChange(db, id);
+        await announce(db, id);
         return toClient(rows[0]);
       });
     },
@@ -260,7 +206,7 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
       return changing(id, async (db) => {
         const { rowCount } = await db.query('DELETE FROM clients WHERE id = $1', [id]);
         if (rowCount !== 1) return false;
-        await announceChange(db, id);
+        await announce(db, id);
         return true;
       });
     },
@@ -291,7 +237,11 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
     },
 
     async addSecret(clientId: string, secret: NewSecret): Promise<ClientSecret> {
-      return changing(clientId, (db) => insertSecret(db, clientId, secret));
+      return changing(clientId, async (db) => {
+        const stored = await insertSecret(db, clientId, secret);
+        await announce(db, clientId);
+        return stored;
+      });
     },
 
     async deleteSecret(clientId: string, secretId: string): Promise<boolean> {
@@ -299,7 +249,8 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
       return changing(clientId, async (db) => {
         const { rowCount } = await db.query('DELETE FROM client_secrets WHERE client_id = $1 AND id = $2', [clientId, secretId]);
         if (rowCount !== 1) return false;
-        await announceChange(db, clientId);
+        await bumpVersion(db, clientId);
+        await announce(db, clientId);
         return true;
       });
     },
@@ -310,25 +261,15 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
      */
     async findWithSecretChecks(id: string): Promise<{ client: Client; secrets: SecretCheck[] } | undefined> {
       if (!isUuid(id)) return undefined;
-      const { rows } = await pool.query<ClientRow & { secrets: Array<{ id: string; digest: string | null; legacy_hash: string | null; expires_at: string | null }> }>(
-        `SELECT ${CLIENT_COLUMNS.split(',').map((c) => `c.${c.trim()}`).join(', ')},
-           coalesce(json_agg(json_build_object('id', s.id, 'digest', s.secret_digest, 'legacy_hash', s.legacy_hash, 'expires_at', s.expires_at))
-             FILTER (WHERE s.id IS NOT NULL), '[]') AS secrets
-         FROM clients c LEFT JOIN client_secrets s ON s.client_id = c.id
-         WHERE c.id = $1 GROUP BY c.id`,
+      const { rows } = await pool.query<ClientRow & { secrets: SecretCheckRow[] }>(
+        `SELECT ${CLIENT_COLUMNS},
+           (SELECT coalesce(json_agg(json_build_object('id', s.id, 'digest', s.secret_digest, 'legacy_hash', s.legacy_hash, 'expires_at', s.expires_at)), '[]')
+              FROM client_secrets s WHERE s.client_id = clients.id) AS secrets
+         FROM clients WHERE id = $1`,
         [id],
       );
       const row = rows[0];
-      if (!row) return undefined;
-      return {
-        client: toClient(row),
-        secrets: row.secrets.map((s) => ({
-          id: s.id,
-          digest: s.digest,
-          legacyHash: s.legacy_hash,
-          expiresAt: s.expires_at ? new Date(s.expires_at) : null,
-        })),
-      };
+      return row ? { client: toClient(row), secrets: row.secrets.map(toSecretCheck) } : undefined;
     },
 
     /** A secret issued before digests was used: keep its digest from now on and drop the argon2id hash. */
@@ -339,7 +280,7 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
           [clientId, secretId, digest],
         );
         // The same secret still authenticates: instances re-read it, but need not refuse what they cached.
-        if (rowCount === 1) await notifyOnly(db, clientId);
+        if (rowCount === 1) await announce(db, clientId);
       });
     },
 

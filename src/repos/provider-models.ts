@@ -1,5 +1,5 @@
 import { createBatcher } from '../db/batcher.ts';
-import type { Pool, PoolClient } from '../db/pool.ts';
+import type { Pool } from '../db/pool.ts';
 import { USER_JSON_COLUMNS, userFromJson, type User } from './users.ts';
 
 export interface StoredModel {
@@ -51,8 +51,6 @@ export interface ModelRefs {
   accountId: string | null;
   clientId: string | null;
 }
-
-type Db = Pool | PoolClient;
 
 /**
  * SQL for oidc-provider's model instances. One table holds them all, keyed by the digest of their id
@@ -221,13 +219,13 @@ export function createProviderModelsRepo(pool: Pool) {
     },
 
     /** Removes a grant and everything (codes, tokens) that stems from it: Grant rows carry their own id as grant_id. */
-    async revokeGrant(grantId: string, db: Db = pool): Promise<void> {
-      await db.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]);
+    async revokeGrant(grantId: string): Promise<void> {
+      await pool.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]);
     },
 
     /** Removes every instance (sessions, grants, tokens) of an account, e.g. when the user is deleted. */
-    async revokeByAccountId(accountId: string, db: Db = pool): Promise<void> {
-      await db.query(
+    async revokeByAccountId(accountId: string): Promise<void> {
+      await pool.query(
         `DELETE FROM oidc_payloads WHERE account_id = $1
             OR grant_id IN (SELECT grant_id FROM oidc_payloads WHERE model = 'Grant' AND account_id = $1)`,
         [accountId],
@@ -235,8 +233,8 @@ export function createProviderModelsRepo(pool: Pool) {
     },
 
     /** Removes every instance issued to a client (tokens, codes, grants). */
-    async revokeByClientId(clientId: string, db: Db = pool): Promise<void> {
-      await db.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
+    async revokeByClientId(clientId: string): Promise<void> {
+      await pool.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
     },
 
     /** Deletes up to `batch` expired rows; returns how many went. */

@@ -14,7 +14,7 @@ import { oneLine, recordQueries, type RecordedQuery } from '../helpers/queries.t
 
 const LISTENERS = "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'keyhold-listener' AND datname = current_database()";
 /** The cache's read of a client with its secrets (src/repos/clients.ts findWithSecretChecks). */
-const READS_CLIENT = /FROM clients c LEFT JOIN client_secrets/;
+const READS_CLIENT = /AS secrets\s+FROM clients WHERE id = \$1/;
 /** Listener connections that have run their LISTEN and wait for notifications. */
 const LISTENING = `${LISTENERS} AND state = 'idle' AND query LIKE 'LISTEN %'`;
 

@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import { ADMIN_ROLE } from '../../bootstrap.ts';
 import { ProblemError } from '../../errors.ts';
 import { ADMIN_SCOPE, CONSOLE_CLIENT_ID } from '../../oidc/provider.ts';
-import type { ClientsRepo } from '../../repos/clients.ts';
+import type { ClientCache } from '../../oidc/client-cache.ts';
 import type { UsersRepo } from '../../repos/users.ts';
 
 /** Who is calling the admin API: an admin user through the console, or an automation client. */
@@ -39,7 +39,8 @@ const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 
 export interface AdminAuthDeps {
   provider: Provider;
-  clients: ClientsRepo;
+  /** The instance's client cache: the token lookup before it drops a copy that changed (oidc/adapter.ts). */
+  clients: Pick<ClientCache, 'find'>;
   users: UsersRepo;
 }
 
@@ -73,7 +74,7 @@ export function createAdminAuth({ provider, clients, users }: AdminAuthDeps) {
       return { kind: 'user', userId: user.id, username: user.username };
     }
 
-    const client = await clients.findById(token.clientId);
+    const client = (await clients.find(token.clientId))?.client;
     if (!client || !client.enabled) throw invalidToken();
     if (client.type !== 'client-credentials' || !client.roles.includes(ADMIN_ROLE)) {
       throw notAdmin(`client ${client.id} does not hold the ${ADMIN_ROLE} role`);

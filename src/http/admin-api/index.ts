@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import { notFound, ProblemError, sendProblem } from '../../errors.ts';
-import type { ClientsRepo } from '../../repos/clients.ts';
+import type { ClientCache } from '../../oidc/client-cache.ts';
 import type { UsersRepo } from '../../repos/users.ts';
 import type { ClientsService } from '../../services/clients.ts';
 import type { UsersService } from '../../services/users.ts';
@@ -12,7 +12,8 @@ import { userRoutes } from './users.ts';
 export interface AdminApiDeps {
   provider: Provider;
   /** Read fresh on every request to authorize the caller. */
-  clientsRepo: ClientsRepo;
+  /** The instance's client cache, for the bearer check. */
+  clientCache: Pick<ClientCache, 'find'>;
   usersRepo: UsersRepo;
   clients: ClientsService;
   users: UsersService;
@@ -34,7 +35,7 @@ const unsupportedMediaType = () =>
  * types and drop unknown fields); every error is RFC 9457 problem+json.
  */
 export async function adminApi(app: FastifyInstance, deps: AdminApiDeps) {
-  const authenticate = createAdminAuth({ provider: deps.provider, clients: deps.clientsRepo, users: deps.usersRepo });
+  const authenticate = createAdminAuth({ provider: deps.provider, clients: deps.clientCache, users: deps.usersRepo });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (err instanceof BearerError) reply.header('www-authenticate', err.challenge);
