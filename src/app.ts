@@ -17,10 +17,14 @@ import { createMetrics } from './metrics.ts';
 import { createClientCache } from './oidc/client-cache.ts';
 import { createSecretVerifier } from './oidc/client-secrets.ts';
 import { createProvider } from './oidc/provider.ts';
+import { createRefreshGrace } from './oidc/refresh-grace.ts';
+import { createTokenThrottle, rememberAddress } from './oidc/throttle.ts';
 import { CLIENT_CHANGES_CHANNEL, createClientsRepo } from './repos/clients.ts';
 import { createKeysRepo } from './repos/keys.ts';
 import { createProviderModelsRepo } from './repos/provider-models.ts';
 import { createUsersRepo } from './repos/users.ts';
+import { createLockouts } from './security/lockouts.ts';
+import { createRateLimiter, RATE_LIMIT_CHANNEL } from './security/rate-limits.ts';
 import { createClientsService } from './services/clients.ts';
 import { createUsersService } from './services/users.ts';
 
@@ -73,6 +77,15 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   });
   const secrets = createSecretVerifier({ cache: clientCache, clients });
 
+  // Rate limits and lockouts are counted in Postgres, shared by every instance; an instance that counts
+  // a limit reached announces it, so the others refuse ahead of counting too (security/rate-limits.ts).
+  const limiter = createRateLimiter(pool);
+  const limitListener = listen(options.databaseUrl, RATE_LIMIT_CHANNEL, (payload) => limiter.heard(payload), {
+    onError: (err) => logger.warn({ err }, 'rate-limit listener lost its connection'),
+  });
+  const lockouts = createLockouts(pool, config.lockout);
+  const refreshGrace = config.refreshTokenReuseGrace > 0 ? createRefreshGrace(pool, config.refreshTokenReuseGrace) : undefined;
+
   const provider = createProvider({
     issuer: config.issuer,
     keys,
@@ -81,13 +94,17 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     users,
     secrets,
     refreshTokenLifetime: config.refreshTokenLifetime,
+    throttle: createTokenThrottle({ limiter, perMinute: config.rateLimits.tokenFailures }),
+    ...(refreshGrace ? { refreshGrace } : {}),
     trustProxy: config.trustProxy,
     logger,
   });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    trustProxy: config.trustProxy,
+    // One proxy hop is trusted: the client's address is the one that proxy saw (the last X-Forwarded-For
+    // entry), not whatever the client wrote into the header itself.
+    trustProxy: config.trustProxy ? (_address: string, hop: number) => hop < 1 : false,
     bodyLimit: 1024 * 1024,
     requestIdHeader: false,
     genReqId: (req) => {
@@ -99,6 +116,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    rememberAddress(request.raw, request.ip);
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.countRequest(request.method, request.routeOptions.url ?? 'provider', reply.statusCode);
@@ -108,7 +126,14 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   const mountPath = new URL(config.issuer).pathname.replace(/\/$/, '');
   mountProvider(app, provider, mountPath);
   await app.register(healthRoutes, { pool, metrics });
-  await app.register(interactionRoutes, { provider, users, csrfKey: keys.cookie[0]! });
+  await app.register(interactionRoutes, {
+    provider,
+    users,
+    csrfKey: keys.cookie[0]!,
+    lockouts,
+    limiter,
+    signinPerMinute: config.rateLimits.signin,
+  });
   await app.register(consoleRoutes, { issuer: config.issuer });
   await app.register(adminApi, {
     prefix: '/api/v1',
@@ -134,6 +159,9 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
         await sleep(SWEEP_PAUSE_MS);
       }
       if (removed) logger.debug({ removed }, 'expired provider rows removed');
+      await limiter.sweep();
+      await lockouts.sweep();
+      await refreshGrace?.sweep();
     } catch (err) {
       logger.warn({ err }, 'sweeping expired provider rows failed');
     } finally {
@@ -144,7 +172,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
 
   app.addHook('onClose', async () => {
     clearInterval(sweep);
-    await listener.close();
+    await Promise.all([listener.close(), limitListener.close()]);
   });
 
   return { app, provider };

@@ -110,7 +110,7 @@ export const commands: Record<string, Command> = {
   'clients create': {
     usage:
       'clients create --type hybrid|authorization-code|client-credentials --name N [--redirect-uri U]... [--post-logout-redirect-uri U]... ' +
-      '[--allow-refresh-token] [--access-token-lifetime S] [--role admin] [--secret-description D] [--secret-expires-at ISO-8601 | --secret-never-expires]',
+      '[--allow-refresh-token] [--access-token-lifetime S] [--role admin|resource-server] [--secret-description D] [--secret-expires-at ISO-8601 | --secret-never-expires]',
     async run(ctx) {
       const { values } = parse(ctx.args, {
         type: { type: 'string' },

@@ -25,6 +25,16 @@ export interface Config {
   readonly trustProxy: boolean;
   /** Seconds a refresh token lives. */
   readonly refreshTokenLifetime: number;
+  /** Seconds a just-rotated refresh token may be presented once more and get the same answer; 0 is off. */
+  readonly refreshTokenReuseGrace: number;
+  /** Sign-in lockout: consecutive failures before an account locks, the first lock and the cap as locks double (seconds). */
+  readonly lockout: { readonly threshold: number; readonly seconds: number; readonly maxSeconds: number };
+  /**
+   * Per-minute limits shared by every instance; 0 turns one off. `signin`: sign-in form posts per
+   * address; `tokenFailures`: failed requests at the token, introspection and revocation endpoints per
+   * address, and failed client authentications per client.
+   */
+  readonly rateLimits: { readonly signin: number; readonly tokenFailures: number };
   /**
    * AES-256 keys that encrypt signing and cookie keys at rest; the first seals, all open. Empty when
    * unset: the embedded database then keeps a generated one in `DATA_DIR` (see encryption-keys.ts).
@@ -82,6 +92,12 @@ const envSchema = z.object({
   ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').max(1024, 'must be at most 1024 characters').optional(),
   TRUST_PROXY: booleanString.default(false),
   REFRESH_TOKEN_LIFETIME: integerString(60, 31_536_000).default(1_209_600),
+  REFRESH_TOKEN_REUSE_GRACE: integerString(0, 300).default(0),
+  LOCKOUT_THRESHOLD: integerString(1, 1000).default(10),
+  LOCKOUT_SECONDS: integerString(1, 86_400).default(60),
+  LOCKOUT_MAX_SECONDS: integerString(1, 86_400).default(900),
+  RATE_LIMIT_SIGNIN_PER_MINUTE: integerString(0, 100_000).default(60),
+  RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE: integerString(0, 100_000).default(60),
   ENCRYPTION_KEYS: z
     .string()
     .transform((v, ctx) => {
@@ -114,6 +130,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError([...byVariable.values()]);
   }
   const e = parsed.data;
+  if (e.LOCKOUT_MAX_SECONDS < e.LOCKOUT_SECONDS) {
+    throw new ConfigError([`LOCKOUT_MAX_SECONDS: must be at least LOCKOUT_SECONDS (${e.LOCKOUT_SECONDS})`]);
+  }
   const issuer = (e.ISSUER ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
   return Object.freeze({
     port: e.PORT,
@@ -126,6 +145,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminPassword: e.ADMIN_PASSWORD,
     trustProxy: e.TRUST_PROXY,
     refreshTokenLifetime: e.REFRESH_TOKEN_LIFETIME,
+    refreshTokenReuseGrace: e.REFRESH_TOKEN_REUSE_GRACE,
+    lockout: Object.freeze({ threshold: e.LOCKOUT_THRESHOLD, seconds: e.LOCKOUT_SECONDS, maxSeconds: e.LOCKOUT_MAX_SECONDS }),
+    rateLimits: Object.freeze({ signin: e.RATE_LIMIT_SIGNIN_PER_MINUTE, tokenFailures: e.RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE }),
     encryptionKeys: Object.freeze(e.ENCRYPTION_KEYS ?? []),
   });
 }

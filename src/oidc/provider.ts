@@ -12,7 +12,9 @@ import type { SecretVerifier } from './client-secrets.ts';
 import { installClientSecretCheck } from './engine/client-secret-check.ts';
 import { installHybridLocalhost } from './engine/hybrid-localhost.ts';
 import { installOfflineAccessConsent } from './engine/offline-access-consent.ts';
+import { installRefreshGrace, type RefreshGrace } from './refresh-grace.ts';
 import { recallUser } from './request-scope.ts';
+import type { createTokenThrottle } from './throttle.ts';
 import { cspSource, messagePage, page } from './views.ts';
 
 export interface ProviderDeps {
@@ -23,6 +25,10 @@ export interface ProviderDeps {
   users: UsersRepo;
   secrets: SecretVerifier;
   refreshTokenLifetime: number;
+  /** Counts failed token requests and client authentications; answers 429 beyond the limits. */
+  throttle: ReturnType<typeof createTokenThrottle>;
+  /** Lets a just-rotated refresh token be presented once more (off when undefined). */
+  refreshGrace?: RefreshGrace;
   trustProxy: boolean;
   logger: Logger;
 }
@@ -40,6 +46,14 @@ export const ADMIN_SCOPE = 'admin';
 
 /** Scopes Keyhold understands; `admin` lets a client-credentials client with the admin role call the admin API. */
 export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'admin'];
+
+/** The client role that may introspect any token (resource servers); others only their own. */
+export const RESOURCE_SERVER_ROLE = 'resource-server';
+
+function mayIntrospectAny(client: { [key: string]: unknown }): boolean {
+  const roles = client['keyhold_roles'];
+  return client['keyhold_type'] === 'client-credentials' && Array.isArray(roles) && roles.includes(RESOURCE_SERVER_ROLE);
+}
 
 const DEFAULT_ACCESS_TOKEN_LIFETIME = 3600;
 
@@ -122,10 +136,12 @@ export function createProvider(deps: ProviderDeps): Provider {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // Any confidential client may introspect (resource servers); a public one only its own tokens.
-        // A token whose client or user is gone or disabled is reported inactive, as it would fail anywhere else.
+        // A client learns about its own tokens only; a client-credentials client holding the
+        // resource-server role (an API checking the tokens presented to it) about any. Everyone else is
+        // told `active: false`, exactly as for an unknown token. A token whose client or user is gone or
+        // disabled is reported inactive, as it would fail anywhere else.
         allowedPolicy: async (ctx, client, token) => {
-          if (client.clientAuthMethod === 'none' && token.clientId !== client.clientId) return false;
+          if (token.clientId !== client.clientId && !mayIntrospectAny(client as unknown as { [key: string]: unknown })) return false;
           return tokenStillBacked(ctx, token);
         },
       },
@@ -259,7 +275,9 @@ ${form}
   // adapts is still there and says so at start if an upgrade moved it.
   installOfflineAccessConsent(provider);
   installHybridLocalhost(provider);
-  installClientSecretCheck(provider, deps.secrets.verify);
+  installClientSecretCheck(provider, deps.throttle.guardSecretCheck(deps.secrets.verify));
+  provider.use(deps.throttle.middleware());
+  if (deps.refreshGrace) installRefreshGrace(provider, deps.refreshGrace);
 
   // oidc-provider answers a grant type the client may not use with invalid_request; RFC 6749 says
   // unauthorized_client (e.g. a refresh after allowRefreshToken was turned off: the clients repository

@@ -20,7 +20,7 @@ import { invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, te
  */
 
 export const MAX_URIS = 10;
-export const CLIENT_ROLES = ['admin'] as const;
+export const CLIENT_ROLES = ['admin', 'resource-server'] as const;
 
 function uriList(min: number, check: (value: string) => string | undefined) {
   return z

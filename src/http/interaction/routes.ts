@@ -6,6 +6,8 @@ import { errors } from 'oidc-provider';
 import { z } from 'zod';
 import { verifyDummy, verifySecret } from '../../passwords.ts';
 import type { UsersRepo } from '../../repos/users.ts';
+import type { Lockouts } from '../../security/lockouts.ts';
+import type { RateLimiter } from '../../security/rate-limits.ts';
 import { cspSource, escapeHtml, messagePage, page } from '../../oidc/views.ts';
 
 export interface InteractionDeps {
@@ -13,9 +15,15 @@ export interface InteractionDeps {
   users: UsersRepo;
   /** Key for the CSRF tokens of the sign-in form. */
   csrfKey: string;
+  lockouts: Lockouts;
+  limiter: RateLimiter;
+  /** Sign-in posts allowed per address per minute, shared by every instance; 0 is no limit. */
+  signinPerMinute: number;
 }
 
 const WRONG_CREDENTIALS = 'Incorrect username or password.';
+/** Shown, beside the usual message, while the name is locked: nothing else tells a lock from a wrong password. */
+const TRY_LATER = 'Too many failed attempts: wait a few minutes, then try again.';
 
 const loginForm = z.object({
   username: z.string().max(256),
@@ -54,12 +62,12 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       .type('text/html; charset=utf-8')
       .send(body);
 
-  const loginPage = (uid: string, clientName: string | undefined, options: { username?: string; error?: string } = {}) =>
+  const loginPage = (uid: string, clientName: string | undefined, options: { username?: string; error?: string; hint?: string } = {}) =>
     page(
       'Sign in',
       `<h1>Sign in</h1>
 ${clientName ? `<p class="muted">to continue to <strong>${escapeHtml(clientName)}</strong></p>` : ''}
-${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(options.error)}</p>` : ''}
+${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(options.error)}${options.hint ? `<br>${escapeHtml(options.hint)}` : ''}</p>` : ''}
 <form method="post" action="/interaction/${escapeHtml(uid)}/login" autocomplete="on">
   <input type="hidden" name="csrf" value="${escapeHtml(csrfFor(uid))}">
   <label for="username">Username</label>
@@ -127,16 +135,43 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
       );
     }
     if (interaction.prompt.name !== 'login') return finish(request, reply, { consent: {} });
+    if (deps.signinPerMinute > 0) {
+      // Counted before any password is checked: beyond the limit, no guess is evaluated at all.
+      const hit = await deps.limiter.hit(`signin:address:${request.ip}`, deps.signinPerMinute);
+      if (!hit.allowed) {
+        request.log.warn({ uid: interaction.uid, address: request.ip }, 'sign-in refused: too many attempts from this address');
+        reply.header('retry-after', String(hit.retryAfter));
+        return html(
+          reply,
+          429,
+          messagePage('Too many sign-in attempts', `Too many sign-in attempts came from your network. Wait ${hit.retryAfter} seconds, then try again.`),
+        );
+      }
+    }
     const { username, password } = parsed.data;
     const client = await provider.Client.find(String(interaction.params.client_id));
-    const found = username ? await users.findCredentials(username) : undefined;
-    const ok = found?.passwordHash && !found.user.disabled
-      ? await verifySecret(found.passwordHash, password)
-      : await verifyDummy(password);
+    const [found, lock] = await Promise.all([
+      username ? users.findCredentials(username) : undefined,
+      username ? deps.lockouts.state(username) : { failures: 0, lockedUntil: undefined },
+    ]);
+    // A locked name is refused like a wrong password, after the same work (one argon2id verification
+    // and the same statements), so neither the page, the status nor the time tells them apart.
+    const ok = lock.lockedUntil
+      ? await verifyDummy(password)
+      : found?.passwordHash && !found.user.disabled
+        ? await verifySecret(found.passwordHash, password)
+        : await verifyDummy(password);
     if (!ok || !found) {
-      request.log.info({ uid: interaction.uid }, 'sign-in failed');
-      return html(reply, 401, loginPage(interaction.uid, client?.clientName, { username, error: WRONG_CREDENTIALS }), redirectUriOf(interaction));
+      const after = username ? await deps.lockouts.recordFailure(username) : lock;
+      request.log.info({ uid: interaction.uid, locked: after.lockedUntil !== undefined }, 'sign-in failed');
+      return html(
+        reply,
+        401,
+        loginPage(interaction.uid, client?.clientName, { username, error: WRONG_CREDENTIALS, ...(after.lockedUntil ? { hint: TRY_LATER } : {}) }),
+        redirectUriOf(interaction),
+      );
     }
+    if (lock.failures > 0) await deps.lockouts.reset(username);
     request.log.info({ uid: interaction.uid, accountId: found.user.id }, 'signed in');
     return finish(request, reply, { login: { accountId: found.user.id, amr: ['pwd'] } });
   });

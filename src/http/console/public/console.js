@@ -647,6 +647,12 @@ function clientForm({ type, client, submitLabel, onSubmit, onCancel }) {
       control: h('input', { type: 'checkbox', checked: client?.roles?.includes('admin') }),
       check: true,
     });
+    parts.resourceServer = field({
+      path: 'roles.resource-server',
+      label: 'Resource server (the client may introspect any token, not only its own)',
+      control: h('input', { type: 'checkbox', checked: client?.roles?.includes('resource-server') }),
+      check: true,
+    });
   }
   parts.accessTokenLifetime = field({
     path: 'accessTokenLifetime',
@@ -671,7 +677,12 @@ function clientForm({ type, client, submitLabel, onSubmit, onCancel }) {
     if (parts.redirectUris) body.redirectUris = parts.redirectUris.values();
     if (parts.postLogoutRedirectUris) body.postLogoutRedirectUris = parts.postLogoutRedirectUris.values();
     if (parts.allowedCorsOrigins) body.allowedCorsOrigins = parts.allowedCorsOrigins.values();
-    if (parts.roles) body.roles = parts.roles.fieldControl.checked ? ['admin'] : [];
+    if (parts.roles) {
+      body.roles = [
+        ...(parts.roles.fieldControl.checked ? ['admin'] : []),
+        ...(parts.resourceServer.fieldControl.checked ? ['resource-server'] : []),
+      ];
+    }
     const lifetime = parts.accessTokenLifetime.fieldControl.value.trim();
     if (lifetime !== '') {
       if (!/^-?\d+$/.test(lifetime)) {
