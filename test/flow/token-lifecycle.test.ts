@@ -28,7 +28,7 @@ t.test('userinfo, revocation, introspection', async (t) => {
   const kh = await startTestApp(t);
   const creds = await createUser(kh.users);
   const app = await createClient(kh.clients, { allowRefreshToken: true });
-  const api = await createClient(kh.clients, { name: 'Resource server' });
+  const api = await createClient(kh.clients, { type: 'client-credentials', name: 'Resource server', roles: ['resource-server'], redirectUris: [], postLogoutRedirectUris: [] });
   const client = { id: app.client.id, secret: app.secret };
   const resourceServer = { clientId: api.client.id, secret: api.secret };
   const introspect = (token: string, auth: { clientId: string; secret: string; method?: 'basic' | 'post' } = resourceServer) => post(`${kh.issuer}/token/introspection`, { token }, auth);
