@@ -50,3 +50,22 @@ t.test('numbers are whole and in range', async (t) => {
   t.throws(() => loadConfig({ REFRESH_TOKEN_LIFETIME: '59' }), ConfigError);
   t.equal(loadConfig({ REFRESH_TOKEN_LIFETIME: '86400' }).refreshTokenLifetime, 86400);
 });
+
+t.test('the front door: lockout, rate limits and the refresh grace', async (t) => {
+  const defaults = loadConfig({});
+  t.same(defaults.lockout, { threshold: 10, seconds: 60, maxSeconds: 900 }, 'ten failures, a minute, doubling up to fifteen minutes');
+  t.same(defaults.rateLimits, { signin: 60, tokenFailures: 60 });
+  t.equal(defaults.refreshTokenReuseGrace, 0, 'the grace is off unless asked for');
+
+  const set = loadConfig({ LOCKOUT_THRESHOLD: '5', LOCKOUT_SECONDS: '30', LOCKOUT_MAX_SECONDS: '3600', RATE_LIMIT_SIGNIN_PER_MINUTE: '0', RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE: '200', REFRESH_TOKEN_REUSE_GRACE: '10' });
+  t.same(set.lockout, { threshold: 5, seconds: 30, maxSeconds: 3600 });
+  t.same(set.rateLimits, { signin: 0, tokenFailures: 200 }, '0 turns a limit off');
+  t.equal(set.refreshTokenReuseGrace, 10);
+
+  for (const [name, value] of [['LOCKOUT_THRESHOLD', '0'], ['LOCKOUT_SECONDS', '-1'], ['REFRESH_TOKEN_REUSE_GRACE', '301'], ['RATE_LIMIT_SIGNIN_PER_MINUTE', 'lots']] as const) {
+    const err = t.throws(() => loadConfig({ [name]: value }), ConfigError) as ConfigError;
+    t.match(err.problems[0], new RegExp(`^${name}: `), `${name}=${value} is refused by name`);
+  }
+  const capBelow = t.throws(() => loadConfig({ LOCKOUT_SECONDS: '600', LOCKOUT_MAX_SECONDS: '60' }), ConfigError) as ConfigError;
+  t.match(capBelow.problems[0], /^LOCKOUT_MAX_SECONDS: must be at least LOCKOUT_SECONDS/);
+});
