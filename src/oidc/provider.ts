@@ -100,7 +100,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     // - code exchange: 4: find the code (with grant and user), consume it (atomic single use), store
     //   the access token, store the refresh token (only with offline_access).
     // - refresh: 4: find the refresh token (with grant and user), consume it (rotation), store the new
-    //   one, store the access token.
+    //   one, store the access token; with REFRESH_TOKEN_REUSE_GRACE, a fifth keeps the answer (refresh-grace.ts).
+    // Failed requests cost one more each, counting them (throttle.ts); successful ones nothing.
     adapter: createAdapterFactory({ models: deps.models, clients: deps.clients }),
     clients: [
       {
