@@ -11,6 +11,7 @@ import { adminApi } from './http/admin-api/index.ts';
 import { consoleRoutes } from './http/console/routes.ts';
 import { healthRoutes } from './http/health.ts';
 import { interactionRoutes } from './http/interaction/routes.ts';
+import { pinUrlsToIssuer } from './http/issuer-host.ts';
 import { mountProvider } from './http/provider-mount.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -84,6 +85,8 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     trustProxy: config.trustProxy,
     logger,
   });
+  // Every URL Keyhold publishes comes from ISSUER, whatever Host or X-Forwarded-Host a request names.
+  pinUrlsToIssuer(provider, config.issuer);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
