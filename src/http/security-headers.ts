@@ -28,8 +28,8 @@ export function baseHeaders(issuer: string): Record<string, string> {
 
 /**
  * The Content-Security-Policy of a page that has none of its own: no script but the hashed ones, inline
- * styles (the pages' own), forms only to the issuer and to `targets` (the app a form ends at: browsers
- * apply form-action to the redirects that follow a submission), never framed.
+ * styles (the pages' own), forms only to the issuer and to `formTarget`'s origin (the app a form ends
+ * at: browsers apply form-action to the redirects that follow a submission), never framed.
  */
 export function pagePolicy(issuer: string, options: { scriptHashes?: readonly string[]; formTarget?: string } = {}): string {
   const scripts = options.scriptHashes?.length ? options.scriptHashes.join(' ') : "'none'";
