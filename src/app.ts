@@ -11,7 +11,9 @@ import { adminApi } from './http/admin-api/index.ts';
 import { consoleRoutes } from './http/console/routes.ts';
 import { healthRoutes } from './http/health.ts';
 import { interactionRoutes } from './http/interaction/routes.ts';
+import { pinUrlsToIssuer } from './http/issuer-host.ts';
 import { mountProvider } from './http/provider-mount.ts';
+import { installProviderSecurityHeaders, registerSecurityHeaders } from './http/security-headers.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createClientCache } from './oidc/client-cache.ts';
@@ -99,6 +101,9 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     trustProxy: config.trustProxy,
     logger,
   });
+  // Every URL Keyhold publishes comes from ISSUER, whatever Host or X-Forwarded-Host a request names.
+  pinUrlsToIssuer(provider, config.issuer);
+  installProviderSecurityHeaders(provider, config.issuer);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -122,6 +127,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     metrics.countRequest(request.method, request.routeOptions.url ?? 'provider', reply.statusCode);
   });
   app.setErrorHandler((err, request, reply) => sendProblem(err, request, reply));
+  registerSecurityHeaders(app, config.issuer);
 
   const mountPath = new URL(config.issuer).pathname.replace(/\/$/, '');
   mountProvider(app, provider, mountPath);

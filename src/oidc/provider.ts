@@ -222,7 +222,7 @@ ${form}
     },
     interactions: {
       policy,
-      url: (_ctx, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
+      url: (_ctx, interaction) => `${issuerOrigin}${INTERACTION_PATH}/${interaction.uid}`,
     },
     loadExistingGrant: async (ctx) => {
       const { oidc } = ctx;

@@ -21,6 +21,8 @@ interface Arrival {
   method: 'POST' | 'GET';
   path: string;
   params: URLSearchParams;
+  /** The Origin header the browser sent with a POST. */
+  origin?: string | undefined;
 }
 
 /** The relying party's browser-facing side: /callback (form_post and fragment) and /signed-out. */
@@ -42,7 +44,7 @@ async function startRelyingParty(t: Test) {
   const server: Server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', origin);
     if (req.method === 'POST' && (url.pathname === '/callback' || url.pathname === '/fragment')) {
-      deliver({ method: 'POST', path: url.pathname, params: new URLSearchParams(await readBody(req)) });
+      deliver({ method: 'POST', path: url.pathname, params: new URLSearchParams(await readBody(req)), origin: req.headers.origin });
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<!doctype html><title>App</title><h1>Signed in to the app</h1>');
       return;
     }
@@ -157,6 +159,7 @@ t.test('hybrid sign-in in a real browser, with openid-client as the app', async 
       const arrival = await rp.next();
       t.equal(arrival.method, 'POST');
       t.equal(arrival.path, mode === 'form_post' ? '/callback' : '/fragment');
+      if (mode === 'form_post') t.equal(arrival.origin, new URL(kh.issuer).origin, "the form_post names Keyhold's origin (not null): apps checking a POST's origin accept it");
       t.equal(arrival.params.get('state'), state);
       t.ok(arrival.params.get('id_token'), 'an ID token came through the browser');
       t.notOk(arrival.params.get('access_token'), 'no access token through the browser');

@@ -10,7 +10,7 @@ export async function clientRoutes(app: FastifyInstance, { clients }: { clients:
 
   app.post('/clients', async (request, reply) => {
     const created = await clients.create(request.body);
-    return reply.code(201).header('location', `${request.url.split('?')[0]}/${created.client.id}`).send(created);
+    return reply.code(201).header('location', `${request.routeOptions.url}/${created.client.id}`).send(created);
   });
 
   app.get<{ Params: IdParams }>('/clients/:id', async (request) => clients.get(request.params.id));

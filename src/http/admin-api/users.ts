@@ -9,7 +9,7 @@ export async function userRoutes(app: FastifyInstance, { users }: { users: Users
 
   app.post('/users', async (request, reply) => {
     const user = await users.create(request.body);
-    return reply.code(201).header('location', `${request.url.split('?')[0]}/${user.id}`).send(user);
+    return reply.code(201).header('location', `${request.routeOptions.url}/${user.id}`).send(user);
   });
 
   app.get<{ Params: IdParams }>('/users/:id', async (request) => users.get(request.params.id));

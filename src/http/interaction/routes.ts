@@ -38,6 +38,8 @@ const loginForm = z.object({
 export async function interactionRoutes(app: FastifyInstance, deps: InteractionDeps) {
   const { provider, users } = deps;
   await app.register(formbody, { bodyLimit: 64 * 1024 });
+  // The pages' own URLs are on the issuer's origin, whatever host the request named.
+  const origin = new URL(provider.issuer).origin;
 
   const csrfFor = (uid: string) => createHmac('sha256', deps.csrfKey).update(`interaction:${uid}`).digest('base64url');
   const csrfValid = (uid: string, token: string) => {
@@ -68,7 +70,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       `<h1>Sign in</h1>
 ${clientName ? `<p class="muted">to continue to <strong>${escapeHtml(clientName)}</strong></p>` : ''}
 ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(options.error)}${options.hint ? `<br>${escapeHtml(options.hint)}` : ''}</p>` : ''}
-<form method="post" action="/interaction/${escapeHtml(uid)}/login" autocomplete="on">
+<form method="post" action="${origin}/interaction/${escapeHtml(uid)}/login" autocomplete="on">
   <input type="hidden" name="csrf" value="${escapeHtml(csrfFor(uid))}">
   <label for="username">Username</label>
   <input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required
@@ -77,7 +79,7 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
   <input type="password" id="password" name="password" autocomplete="current-password" required${options.username ? ' autofocus' : ''}>
   <button type="submit">Sign in</button>
 </form>
-<form method="post" action="/interaction/${escapeHtml(uid)}/abort">
+<form method="post" action="${origin}/interaction/${escapeHtml(uid)}/abort">
   <input type="hidden" name="csrf" value="${escapeHtml(csrfFor(uid))}">
   <button type="submit" class="secondary">Cancel</button>
 </form>`,
