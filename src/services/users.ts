@@ -127,6 +127,10 @@ export function createUsersService({ users, models }: UsersServiceDeps) {
       return page(q, ({ limit, after }) => users.list(after ? { limit, after } : { limit }), serializeUser);
     },
 
+    /**
+     * Changes the fields given. Disabling a user ends their sessions, grants and tokens in the same
+     * transaction, for good: enabling them again revives none of it.
+     */
     async update(id: string, body: unknown): Promise<UserView> {
       if (!(await users.findById(id))) throw notFoundUser(id);
       const { password, ...changes } = parseBody(updateSchema, body, 'update');
@@ -138,6 +142,7 @@ export function createUsersService({ users, models }: UsersServiceDeps) {
         if (endsAdmin) await keepAnAdmin(db, id, changes.disabled ? 'disabled' : 'lose the admin role');
         const updated = await users.update(id, { ...changes, ...(passwordHash === undefined ? {} : { passwordHash }) }, db);
         if (!updated) throw notFoundUser(id);
+        if (changes.disabled === true) await models.revokeByAccountId(updated.id, db);
         return updated;
       });
       return serializeUser(user);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { adminToken, apiFor, consoleToken } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { refuseDeletes } from '../helpers/db.ts';
 import { createUser } from '../helpers/fixtures.ts';
 import { userinfo } from '../helpers/flow.ts';
 
@@ -158,4 +159,30 @@ t.test('the last-administrator rule holds when the last two are deleted at the s
     t.equal(left.length, 1, 'one enabled administrator remains');
     t.ok([a.id, b.id].includes(left[0]!), 'one of the two');
   }
+});
+
+t.test('a user is disabled or deleted together with the end of their tokens, or not at all', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  const { user, username, password } = await createUser(kh.users);
+  const { token } = await consoleToken(kh, username, password);
+  const rows = async () => (await kh.db.pool.query('SELECT count(*)::int AS n FROM oidc_payloads WHERE account_id = $1', [user.id])).rows[0].n;
+  const before = await rows();
+  t.ok(before > 0, 'signed in: a session, a grant and tokens');
+
+  // The database refuses to remove their tokens: neither change may happen without it.
+  const allow = await refuseDeletes(kh.db.pool, 'oidc_payloads', `OLD.account_id = '${user.id}'`);
+  const disable = await api('PATCH', `/users/${user.id}`, { disabled: true });
+  t.equal(disable.status, 500);
+  t.equal(disable.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+  t.equal((await api('GET', `/users/${user.id}`)).body.disabled, false, 'the user is not disabled');
+  t.equal((await api('DELETE', `/users/${user.id}`)).status, 500);
+  t.equal((await api('GET', `/users/${user.id}`)).status, 200, 'nor deleted');
+  t.equal(await rows(), before, 'and their tokens are all there');
+  t.equal((await userinfo(kh.issuer, token)).status, 200, 'and work');
+
+  await allow();
+  t.equal((await api('DELETE', `/users/${user.id}`)).status, 204);
+  t.equal((await api('GET', `/users/${user.id}`)).status, 404);
+  t.equal(await rows(), 0, 'deleted with their tokens');
 });
