@@ -83,9 +83,9 @@ export function createUsersRepo(pool: Pool) {
       return withTransaction(pool, fn);
     },
 
-    async create(input: NewUser): Promise<User> {
+    async create(input: NewUser, db: Queryable = pool): Promise<User> {
       try {
-        const { rows } = await pool.query<UserRow>(
+        const { rows } = await db.query<UserRow>(
           `INSERT INTO users (username, email, name, roles, disabled, password_hash)
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
           [input.username, input.email ?? null, input.name ?? null, input.roles ?? [], input.disabled ?? false, input.passwordHash ?? null],
@@ -104,8 +104,8 @@ export function createUsersRepo(pool: Pool) {
     },
 
     /** For sign-in: the user and its password hash, by case-insensitive username. */
-    async findCredentials(username: string): Promise<{ user: User; passwordHash: string | null } | undefined> {
-      const { rows } = await pool.query<UserRow & { password_hash: string | null }>(
+    async findCredentials(username: string, db: Queryable = pool): Promise<{ user: User; passwordHash: string | null } | undefined> {
+      const { rows } = await db.query<UserRow & { password_hash: string | null }>(
         `SELECT ${COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1)`,
         [username],
       );
@@ -164,8 +164,8 @@ export function createUsersRepo(pool: Pool) {
     },
 
     /** Whether an enabled user holds the role. */
-    async anyWithRole(role: string): Promise<boolean> {
-      const { rowCount } = await pool.query('SELECT 1 FROM users WHERE $1 = ANY (roles) AND NOT disabled LIMIT 1', [role]);
+    async anyWithRole(role: string, db: Queryable = pool): Promise<boolean> {
+      const { rowCount } = await db.query('SELECT 1 FROM users WHERE $1 = ANY (roles) AND NOT disabled LIMIT 1', [role]);
       return (rowCount ?? 0) > 0;
     },
   };
