@@ -2,6 +2,8 @@ import pg from 'pg';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
+/** What a repository runs a statement on: the pool, or one connection (a transaction's) to join it. */
+export type Queryable = Pick<pg.PoolClient, 'query'>;
 
 export interface PoolOptions {
   connectionString: string;

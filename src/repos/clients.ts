@@ -101,12 +101,54 @@ export interface ClientsRepoOptions {
   onChange?: (clientId: string) => void;
 }
 
+/** What `transaction` hands out: the repository's changes, made on one connection. */
+export interface ClientsTransaction {
+  /** The transaction's connection: other repositories' statements on it commit or roll back with the changes. */
+  db: PoolClient;
+  update(id: string, changes: ClientChanges): Promise<Client | undefined>;
+  delete(id: string): Promise<boolean>;
+}
+
 export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions = {}) {
   /** A transaction that changes one client; `onChange` hears of it after it commits. */
   async function changing<T>(clientId: string, fn: (db: PoolClient) => Promise<T>): Promise<T> {
     const result = await withTransaction(pool, fn);
     onChange?.(clientId);
     return result;
+  }
+
+  /** Changes a client on `db` (inside a transaction), announcing it there; undefined when there is none. */
+  async function updateOn(db: PoolClient, id: string, changes: ClientChanges): Promise<Client | undefined> {
+    const columns: Array<[string, unknown]> = [];
+    if (changes.name !== undefined) columns.push(['name', changes.name]);
+    if (changes.enabled !== undefined) columns.push(['enabled', changes.enabled]);
+    if (changes.redirectUris !== undefined) columns.push(['redirect_uris', changes.redirectUris]);
+    if (changes.postLogoutRedirectUris !== undefined) columns.push(['post_logout_redirect_uris', changes.postLogoutRedirectUris]);
+    if (changes.allowRefreshToken !== undefined) columns.push(['allow_refresh_token', changes.allowRefreshToken]);
+    if (changes.accessTokenLifetime !== undefined) columns.push(['access_token_lifetime', changes.accessTokenLifetime]);
+    if (changes.allowedCorsOrigins !== undefined) columns.push(['allowed_cors_origins', changes.allowedCorsOrigins]);
+    if (changes.roles !== undefined) columns.push(['roles', changes.roles]);
+    const sets = columns.map(([column], i) => `${column} = $${i + 2}`);
+    const { rows } = await db.query<ClientRow>(
+      `UPDATE clients SET ${[...sets, 'updated_at = now()', 'version = version + 1'].join(', ')} WHERE id = $1 RETURNING ${CLIENT_COLUMNS}`,
+      [id, ...columns.map(([, value]) => value)],
+    );
+    if (!rows[0]) return undefined;
+    // A client that stops allowing refresh tokens ends the ones it holds, in the same transaction:
+    // turning the setting back on later does not revive them.
+    if (changes.allowRefreshToken === false) {
+      await db.query("DELETE FROM oidc_payloads WHERE model = 'RefreshToken' AND client_id = $1", [id]);
+    }
+    await announce(db, id);
+    return toClient(rows[0]);
+  }
+
+  /** Deletes a client (and, by cascade, its secrets) on `db`, announcing it there; false when there is none. */
+  async function deleteOn(db: PoolClient, id: string): Promise<boolean> {
+    const { rowCount } = await db.query('DELETE FROM clients WHERE id = $1', [id]);
+    if (rowCount !== 1) return false;
+    await announce(db, id);
+    return true;
   }
 
   async function insertSecret(db: PoolClient, clientId: string, secret: NewSecret): Promise<ClientSecret> {
@@ -175,40 +217,38 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
 
     async update(id: string, changes: ClientChanges): Promise<Client | undefined> {
       if (!isUuid(id)) return undefined;
-      const columns: Array<[string, unknown]> = [];
-      if (changes.name !== undefined) columns.push(['name', changes.name]);
-      if (changes.enabled !== undefined) columns.push(['enabled', changes.enabled]);
-      if (changes.redirectUris !== undefined) columns.push(['redirect_uris', changes.redirectUris]);
-      if (changes.postLogoutRedirectUris !== undefined) columns.push(['post_logout_redirect_uris', changes.postLogoutRedirectUris]);
-      if (changes.allowRefreshToken !== undefined) columns.push(['allow_refresh_token', changes.allowRefreshToken]);
-      if (changes.accessTokenLifetime !== undefined) columns.push(['access_token_lifetime', changes.accessTokenLifetime]);
-      if (changes.allowedCorsOrigins !== undefined) columns.push(['allowed_cors_origins', changes.allowedCorsOrigins]);
-      if (changes.roles !== undefined) columns.push(['roles', changes.roles]);
-      return changing(id, async (db) => {
-        const sets = columns.map(([column], i) => `${column} = $${i + 2}`);
-        const { rows } = await db.query<ClientRow>(
-          `UPDATE clients SET ${[...sets, 'updated_at = now()', 'version = version + 1'].join(', ')} WHERE id = $1 RETURNING ${CLIENT_COLUMNS}`,
-          [id, ...columns.map(([, value]) => value)],
-        );
-        if (!rows[0]) return undefined;
-        // A client that stops allowing refresh tokens ends the ones it holds, in the same transaction:
-        // turning the setting back on later does not revive them.
-        if (changes.allowRefreshToken === false) {
-          await db.query("DELETE FROM oidc_payloads WHERE model = 'RefreshToken' AND client_id = $1", [id]);
-        }
-        await announce(db, id);
-        return toClient(rows[0]);
-      });
+      return changing(id, (db) => updateOn(db, id, changes));
     },
 
     async delete(id: string): Promise<boolean> {
       if (!isUuid(id)) return false;
-      return changing(id, async (db) => {
-        const { rowCount } = await db.query('DELETE FROM clients WHERE id = $1', [id]);
-        if (rowCount !== 1) return false;
-        await announce(db, id);
-        return true;
-      });
+      return changing(id, (db) => deleteOn(db, id));
+    },
+
+    /**
+     * Runs `fn` in one transaction whose client changes (`tx.update`, `tx.delete`) keep their rules: each
+     * bumps the client's version and is announced in the transaction, and `onChange` hears of every client
+     * changed once it has committed (of none when it rolled back).
+     */
+    async transaction<T>(fn: (tx: ClientsTransaction) => Promise<T>): Promise<T> {
+      const changed = new Set<string>();
+      const result = await withTransaction(pool, (db) =>
+        fn({
+          db,
+          update: async (id, changes) => {
+            if (!isUuid(id)) return undefined;
+            changed.add(id);
+            return updateOn(db, id, changes);
+          },
+          delete: async (id) => {
+            if (!isUuid(id)) return false;
+            changed.add(id);
+            return deleteOn(db, id);
+          },
+        }),
+      );
+      for (const id of changed) onChange?.(id);
+      return result;
     },
 
     async listSecrets(clientId: string): Promise<ClientSecret[]> {

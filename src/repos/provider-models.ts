@@ -1,5 +1,5 @@
 import { createBatcher } from '../db/batcher.ts';
-import type { Pool } from '../db/pool.ts';
+import type { Pool, Queryable } from '../db/pool.ts';
 import { USER_JSON_COLUMNS, userFromJson, type User } from './users.ts';
 
 export interface StoredModel {
@@ -223,18 +223,21 @@ export function createProviderModelsRepo(pool: Pool) {
       await pool.query('DELETE FROM oidc_payloads WHERE grant_id = $1', [grantId]);
     },
 
-    /** Removes every instance (sessions, grants, tokens) of an account, e.g. when the user is deleted. */
-    async revokeByAccountId(accountId: string): Promise<void> {
-      await pool.query(
+    /**
+     * Removes every instance (sessions, grants, tokens) of an account, e.g. when the user is deleted or
+     * disabled; on a transaction's connection (`db`), together with that change.
+     */
+    async revokeByAccountId(accountId: string, db: Queryable = pool): Promise<void> {
+      await db.query(
         `DELETE FROM oidc_payloads WHERE account_id = $1
             OR grant_id IN (SELECT grant_id FROM oidc_payloads WHERE model = 'Grant' AND account_id = $1)`,
         [accountId],
       );
     },
 
-    /** Removes every instance issued to a client (tokens, codes, grants). */
-    async revokeByClientId(clientId: string): Promise<void> {
-      await pool.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
+    /** Removes every instance issued to a client (tokens, codes, grants); on `db`, within its transaction. */
+    async revokeByClientId(clientId: string, db: Queryable = pool): Promise<void> {
+      await db.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
     },
 
     /** Deletes up to `batch` expired rows; returns how many went. */

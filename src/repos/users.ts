@@ -1,5 +1,5 @@
 import { createBatcher } from '../db/batcher.ts';
-import type { Pool } from '../db/pool.ts';
+import { withTransaction, type Pool, type PoolClient, type Queryable } from '../db/pool.ts';
 
 export interface User {
   id: string;
@@ -75,9 +75,17 @@ export function createUsersRepo(pool: Pool) {
   });
 
   return {
-    async create(input: NewUser): Promise<User> {
+    /**
+     * Runs `fn` in one transaction. The methods that take a `db` join it when given its connection, as do
+     * other repositories' (a user's change and the tokens it ends commit together).
+     */
+    transaction<T>(fn: (db: PoolClient) => Promise<T>): Promise<T> {
+      return withTransaction(pool, fn);
+    },
+
+    async create(input: NewUser, db: Queryable = pool): Promise<User> {
       try {
-        const { rows } = await pool.query<UserRow>(
+        const { rows } = await db.query<UserRow>(
           `INSERT INTO users (username, email, name, roles, disabled, password_hash)
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
           [input.username, input.email ?? null, input.name ?? null, input.roles ?? [], input.disabled ?? false, input.passwordHash ?? null],
@@ -96,8 +104,8 @@ export function createUsersRepo(pool: Pool) {
     },
 
     /** For sign-in: the user and its password hash, by case-insensitive username. */
-    async findCredentials(username: string): Promise<{ user: User; passwordHash: string | null } | undefined> {
-      const { rows } = await pool.query<UserRow & { password_hash: string | null }>(
+    async findCredentials(username: string, db: Queryable = pool): Promise<{ user: User; passwordHash: string | null } | undefined> {
+      const { rows } = await db.query<UserRow & { password_hash: string | null }>(
         `SELECT ${COLUMNS}, password_hash FROM users WHERE lower(username) = lower($1)`,
         [username],
       );
@@ -116,7 +124,7 @@ export function createUsersRepo(pool: Pool) {
       return rows.map(toUser);
     },
 
-    async update(id: string, changes: UserChanges): Promise<User | undefined> {
+    async update(id: string, changes: UserChanges, db: Queryable = pool): Promise<User | undefined> {
       if (!isUuid(id)) return undefined;
       const sets: string[] = [];
       const values: unknown[] = [id];
@@ -129,31 +137,35 @@ export function createUsersRepo(pool: Pool) {
       if (changes.roles !== undefined) set('roles', changes.roles);
       if (changes.disabled !== undefined) set('disabled', changes.disabled);
       if (changes.passwordHash !== undefined) set('password_hash', changes.passwordHash);
-      const { rows } = await pool.query<UserRow>(
+      const { rows } = await db.query<UserRow>(
         `UPDATE users SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`,
         values,
       );
       return rows[0] ? toUser(rows[0]) : undefined;
     },
 
-    async delete(id: string): Promise<boolean> {
+    async delete(id: string, db: Queryable = pool): Promise<boolean> {
       if (!isUuid(id)) return false;
-      const { rowCount } = await pool.query('DELETE FROM users WHERE id = $1', [id]);
+      const { rowCount } = await db.query('DELETE FROM users WHERE id = $1', [id]);
       return rowCount === 1;
     },
 
-    /** Whether an enabled user other than `exceptId` holds the role. */
-    async anyOtherWithRole(role: string, exceptId: string): Promise<boolean> {
-      const { rowCount } = await pool.query(
-        'SELECT 1 FROM users WHERE $1 = ANY (roles) AND NOT disabled AND id <> $2 LIMIT 1',
-        [role, exceptId],
+    /**
+     * The ids of the enabled users holding the role, their rows locked (FOR UPDATE, in id order, so two
+     * transactions taking them cannot deadlock) until `db`'s transaction ends: none of them can be changed
+     * or deleted meanwhile, and a transaction that waited for them reads them as they were committed.
+     */
+    async lockEnabledWithRole(role: string, db: PoolClient): Promise<string[]> {
+      const { rows } = await db.query<{ id: string }>(
+        'SELECT id FROM users WHERE $1 = ANY (roles) AND NOT disabled ORDER BY id FOR UPDATE',
+        [role],
       );
-      return (rowCount ?? 0) > 0;
+      return rows.map((r) => r.id);
     },
 
     /** Whether an enabled user holds the role. */
-    async anyWithRole(role: string): Promise<boolean> {
-      const { rowCount } = await pool.query('SELECT 1 FROM users WHERE $1 = ANY (roles) AND NOT disabled LIMIT 1', [role]);
+    async anyWithRole(role: string, db: Queryable = pool): Promise<boolean> {
+      const { rowCount } = await db.query('SELECT 1 FROM users WHERE $1 = ANY (roles) AND NOT disabled LIMIT 1', [role]);
       return (rowCount ?? 0) > 0;
     },
   };

@@ -243,10 +243,12 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
       return serializeClient(updated, hasSecrets(updated.type) ? await clients.listSecrets(id) : []);
     },
 
-    /** Deletes a client; every token, code and grant issued to it goes at once. */
+    /** Deletes a client; every token, code and grant issued to it goes with it, in the same transaction. */
     async delete(id: string): Promise<void> {
-      if (!(await clients.delete(id))) throw notFoundClient(id);
-      await models.revokeByClientId(id);
+      await clients.transaction(async (tx) => {
+        if (!(await tx.delete(id))) throw notFoundClient(id);
+        await models.revokeByClientId(id, tx.db);
+      });
     },
 
     async listSecrets(id: string): Promise<SecretView[]> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { PoolClient } from '../db/pool.ts';
 import { conflict, notFound, type FieldProblem } from '../errors.ts';
 import { hashSecret } from '../passwords.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
@@ -8,6 +9,7 @@ import { fieldProblems, invalid, isPlainObject, noDuplicates, page, pageQuery, p
 /** Users, with the admin API's rules; the admin API routes and the CLI both go through here. */
 
 export const USER_ROLES = ['admin'] as const;
+const ADMIN = 'admin';
 export const MIN_PASSWORD_LENGTH = 8;
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
@@ -84,6 +86,16 @@ export interface UsersServiceDeps {
 }
 
 export function createUsersService({ users, models }: UsersServiceDeps) {
+  /**
+   * The last-administrator rule, for a change in `db`'s transaction that would end `id`'s being an enabled
+   * administrator: the enabled administrators' rows are locked until that transaction ends, so of two
+   * concurrent changes to the last two, the second waits for the first, then reads what it committed.
+   */
+  async function keepAnAdmin(db: PoolClient, id: string, what: string): Promise<void> {
+    const admins = await users.lockEnabledWithRole(ADMIN, db);
+    if (admins.length === 1 && admins[0] === id.toLowerCase()) throw lastAdmin(what); // ids as Postgres writes them
+  }
+
   return {
     /** Creates a user; usernames are unique whatever their case (409 otherwise). Passwords are stored as argon2id hashes. */
     async create(body: unknown): Promise<UserView> {
@@ -115,33 +127,36 @@ export function createUsersService({ users, models }: UsersServiceDeps) {
       return page(q, ({ limit, after }) => users.list(after ? { limit, after } : { limit }), serializeUser);
     },
 
+    /**
+     * Changes the fields given. Disabling a user ends their sessions, grants and tokens in the same
+     * transaction, for good: enabling them again revives none of it.
+     */
     async update(id: string, body: unknown): Promise<UserView> {
-      const current = await users.findById(id);
-      if (!current) throw notFoundUser(id);
-      const input = parseBody(updateSchema, body, 'update');
-      const { password, ...changes } = input;
-      const isAdmin = current.roles.includes('admin') && !current.disabled;
-      const staysAdmin = (changes.roles ?? current.roles).includes('admin') && !(changes.disabled ?? current.disabled);
-      if (isAdmin && !staysAdmin && !(await users.anyOtherWithRole('admin', id))) {
-        throw lastAdmin(changes.disabled ? 'disabled' : 'lose the admin role');
-      }
-      const user = await users.update(id, {
-        ...changes,
-        ...(password === undefined ? {} : { passwordHash: await hashSecret(password) }),
+      if (!(await users.findById(id))) throw notFoundUser(id);
+      const { password, ...changes } = parseBody(updateSchema, body, 'update');
+      // Hashed before the transaction: it holds its locks for a few statements, not for an argon2id hash.
+      const passwordHash = password === undefined ? undefined : await hashSecret(password);
+      // What would leave an enabled administrator without the role or disabled.
+      const endsAdmin = changes.disabled === true || (changes.roles !== undefined && !changes.roles.includes(ADMIN));
+      const user = await users.transaction(async (db) => {
+        if (endsAdmin) await keepAnAdmin(db, id, changes.disabled ? 'disabled' : 'lose the admin role');
+        const updated = await users.update(id, { ...changes, ...(passwordHash === undefined ? {} : { passwordHash }) }, db);
+        if (!updated) throw notFoundUser(id);
+        if (changes.disabled === true) await models.revokeByAccountId(updated.id, db);
+        return updated;
       });
-      if (!user) throw notFoundUser(id);
       return serializeUser(user);
     },
 
-    /** Deletes a user; their sessions, grants and tokens go with them, at once. */
+    /** Deletes a user; their sessions, grants and tokens go with them, in the same transaction. */
     async delete(id: string): Promise<void> {
-      const current = await users.findById(id);
-      if (!current) throw notFoundUser(id);
-      if (current.roles.includes('admin') && !current.disabled && !(await users.anyOtherWithRole('admin', id))) {
-        throw lastAdmin('deleted');
-      }
-      if (!(await users.delete(id))) throw notFoundUser(id);
-      await models.revokeByAccountId(id);
+      if (!(await users.findById(id))) throw notFoundUser(id);
+      await users.transaction(async (db) => {
+        await keepAnAdmin(db, id, 'deleted');
+        if (!(await users.delete(id, db))) throw notFoundUser(id);
+        // Account ids are stored as Postgres writes a uuid (lower case), whatever the case of the request's.
+        await models.revokeByAccountId(id.toLowerCase(), db);
+      });
     },
   };
 }

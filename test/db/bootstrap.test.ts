@@ -1,5 +1,6 @@
 import t from 'tap';
 import { ensureAdmin } from '../../src/bootstrap.ts';
+import { createPool } from '../../src/db/pool.ts';
 import { verifySecret } from '../../src/passwords.ts';
 import { createUsersRepo } from '../../src/repos/users.ts';
 import { createTestDatabase } from '../helpers/db.ts';
@@ -26,4 +27,24 @@ t.test('the first administrator', async (t) => {
   const restored = await users.findCredentials('admin');
   t.equal(restored?.user.disabled, false, 're-enabled');
   t.ok(await verifySecret(restored!.passwordHash!, 'a-configured-password'));
+});
+
+t.test('instances starting together on an empty database: exactly one creates the administrator', async (t) => {
+  const db = await createTestDatabase(t);
+  // One pool per instance, as separate processes would have.
+  const pools = [db.pool, ...[1, 2].map(() => createPool({ connectionString: db.url, max: 2 }))];
+  t.teardown(() => Promise.all(pools.slice(1).map((p) => p.end())));
+  for (let round = 1; round <= 5; round++) {
+    await db.pool.query('DELETE FROM users');
+    const outcomes = await Promise.allSettled(pools.map((pool) => ensureAdmin(createUsersRepo(pool), { username: 'admin', password: undefined })));
+    t.same(outcomes.filter((o) => o.status === 'rejected').map((o) => String(o.reason)), [], `round ${round}: no instance fails`);
+    const results = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const created = results.filter((r) => r.created);
+    t.equal(created.length, 1, 'one creates the administrator');
+    t.same(results.filter((r) => !r.created), [{ created: false }, { created: false }], 'the others find it there and go on');
+    t.equal(results.filter((r) => r.generatedPassword).length, 1, 'exactly one password is generated (and printed)');
+    const { rows } = await db.pool.query<{ username: string; roles: string[]; password_hash: string }>('SELECT username, roles, password_hash FROM users');
+    t.same(rows.map((r) => [r.username, r.roles]), [['admin', ['admin']]], 'exactly one user');
+    t.ok(await verifySecret(rows[0]!.password_hash, created[0]!.generatedPassword!), 'with the password that was printed');
+  }
 });

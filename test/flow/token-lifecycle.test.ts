@@ -1,4 +1,5 @@
 import t from 'tap';
+import { adminToken } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, authorize, pkce, post, random, userinfo } from '../helpers/flow.ts';
@@ -7,10 +8,16 @@ import { Agent, authorize, pkce, post, random, userinfo } from '../helpers/flow.
 
 const REDIRECT = 'https://app.example.com/callback';
 
-async function signIn(kh: TestApp, client: { id: string; secret: string }, creds: { username: string; password: string }, scope = 'openid profile email offline_access') {
+async function signIn(
+  kh: TestApp,
+  client: { id: string; secret: string },
+  creds: { username: string; password: string },
+  scope = 'openid profile email offline_access',
+  agent = new Agent(),
+) {
   const { verifier, challenge } = pkce();
   const out = await authorize(
-    new Agent(),
+    agent,
     kh.issuer,
     { client_id: client.id, redirect_uri: REDIRECT, response_type: 'code', scope, state: random(), code_challenge: challenge, code_challenge_method: 'S256' },
     creds,
@@ -105,6 +112,32 @@ t.test('userinfo, revocation, introspection', async (t) => {
       t.equal(again.status, 401);
     });
   }
+
+  t.test('a user disabled through the admin API loses sessions, grants and tokens for good', async (t) => {
+    const { api } = await adminToken(kh);
+    const other = await createUser(kh.users);
+    const agent = new Agent();
+    const { accessToken, refreshToken } = await signIn(kh, client, other, undefined, agent);
+    const silent = () =>
+      authorize(agent, kh.issuer, { client_id: client.id, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid', state: random(), prompt: 'none' });
+    t.ok((await silent()).params.get('code'), 'while enabled, the browser session signs in silently');
+    const rows = async () => (await kh.db.pool.query('SELECT count(*)::int AS n FROM oidc_payloads WHERE account_id = $1', [other.user.id])).rows[0].n;
+    t.ok((await rows()) > 0);
+
+    t.equal((await api('PATCH', `/users/${other.user.id}`, { disabled: true })).status, 200);
+    t.equal(await rows(), 0, 'every session, grant, code and token of theirs is gone');
+    t.equal((await api('PATCH', `/users/${other.user.id}`, { disabled: false })).status, 200, 'enabled again');
+
+    t.equal((await userinfo(kh.issuer, accessToken)).status, 401, 'userinfo refuses the old access token');
+    t.equal((await introspect(accessToken)).body.active, false, 'introspection: the old access token is inactive');
+    t.equal((await introspect(refreshToken)).body.active, false, 'introspection: the old refresh token is inactive');
+    const r = await post(`${kh.issuer}/token`, { grant_type: 'refresh_token', refresh_token: refreshToken }, { clientId: client.id, secret: client.secret });
+    t.equal(r.status, 400);
+    t.equal(r.body.error, 'invalid_grant', 'the old refresh token is refused');
+    t.equal((await silent()).params.get('error'), 'login_required', 'the old browser session is gone');
+    const fresh = await signIn(kh, client, other);
+    t.equal((await userinfo(kh.issuer, fresh.accessToken)).status, 200, 'signing in again works');
+  });
 
   for (const change of ['disabled', 'deleted'] as const) {
     t.test(`a ${change} client: tokens stop working on next use`, async (t) => {

@@ -40,3 +40,18 @@ export async function createTestDatabase(t: Test, { empty = false } = {}): Promi
   });
   return { url, pool };
 }
+
+/**
+ * Makes the database refuse to delete the rows of `table` matching `when` (a condition on OLD), as a
+ * trigger enforcing a rule would: for tests that a statement failing in a transaction takes the rest of
+ * the transaction with it. Returns what lifts the refusal.
+ */
+export async function refuseDeletes(pool: Pool, table: string, when: string): Promise<() => Promise<void>> {
+  const name = `refuse_delete_${randomBytes(4).toString('hex')}`;
+  await pool.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'this row may not be deleted'; END $$`);
+  await pool.query(`CREATE TRIGGER ${name} BEFORE DELETE ON ${table} FOR EACH ROW WHEN (${when}) EXECUTE FUNCTION ${name}()`);
+  return async () => {
+    await pool.query(`DROP TRIGGER ${name} ON ${table}`);
+    await pool.query(`DROP FUNCTION ${name}()`);
+  };
+}

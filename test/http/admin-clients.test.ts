@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { adminToken, apiFor, clientCredentials } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { refuseDeletes } from '../helpers/db.ts';
 import { post } from '../helpers/flow.ts';
 
 const YEAR = 365 * 24 * 3600 * 1000;
@@ -220,4 +221,29 @@ t.test('disabling or deleting a client ends its tokens and its sign-ins at once'
   const { rows } = await kh.db.pool.query('SELECT count(*)::int AS n FROM oidc_payloads WHERE client_id = $1', [client.id]);
   t.equal(rows[0].n, 0, 'every token of the deleted client is gone');
   t.equal((await apiFor(kh, again)('GET', '/clients')).status, 401);
+});
+
+t.test('a client is deleted together with its tokens, or not at all', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  const { client, secret } = (await api('POST', '/clients', { type: 'client-credentials', name: 'Robot', roles: ['admin'] })).body;
+  const robot = apiFor(kh, (await clientCredentials(kh, client.id, secret.value)).body.access_token as string);
+  const rows = async () => (await kh.db.pool.query('SELECT count(*)::int AS n FROM oidc_payloads WHERE client_id = $1', [client.id])).rows[0].n;
+  t.equal(await rows(), 1, 'its token');
+
+  // The database refuses to remove its tokens: the client may not go without them.
+  const allow = await refuseDeletes(kh.db.pool, 'oidc_payloads', `OLD.client_id = '${client.id}'`);
+  const refused = await api('DELETE', `/clients/${client.id}`);
+  t.equal(refused.status, 500);
+  t.equal(refused.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+  t.equal((await api('GET', `/clients/${client.id}`)).status, 200, 'the client is still there');
+  t.equal(await rows(), 1, 'its token too');
+  t.equal((await robot('GET', '/clients')).status, 200, 'and works');
+  t.equal((await clientCredentials(kh, client.id, secret.value)).status, 200, 'as does its secret');
+
+  await allow();
+  t.equal((await api('DELETE', `/clients/${client.id}`)).status, 204);
+  t.equal((await api('GET', `/clients/${client.id}`)).status, 404);
+  t.equal(await rows(), 0, 'deleted with its tokens');
+  t.equal((await robot('GET', '/clients')).status, 401);
 });

@@ -1,6 +1,8 @@
 import t from 'tap';
 import { adminToken, apiFor, consoleToken } from '../helpers/admin.ts';
-import { startTestApp } from '../helpers/app.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { refuseDeletes } from '../helpers/db.ts';
+import { createUser } from '../helpers/fixtures.ts';
 import { userinfo } from '../helpers/flow.ts';
 
 t.test('users: create, list, read, update, delete', async (t) => {
@@ -103,4 +105,84 @@ t.test('bad user bodies: 400 naming the field, nothing changes', async (t) => {
   t.match(patch.body.errors, [{ path: 'username', message: /cannot be changed/ }]);
   t.same((await api('GET', '/users')).body.items.map((u: { username: string }) => u.username), ['bob'], 'only bob was created');
   t.same((await api('GET', `/users/${bob.id}`)).body, bob, 'and he is unchanged');
+});
+
+/** The enabled users holding the admin role, as committed. */
+async function enabledAdmins(kh: TestApp): Promise<string[]> {
+  const { rows } = await kh.db.pool.query<{ id: string }>("SELECT id FROM users WHERE 'admin' = ANY (roles) AND NOT disabled ORDER BY id");
+  return rows.map((r) => r.id);
+}
+
+t.test('the last-administrator rule holds when the last two are changed at the same moment', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  const a = (await createUser(kh.users, { roles: ['admin'] })).user;
+  const b = (await createUser(kh.users, { roles: ['admin'] })).user;
+  const changes: Array<[string, unknown, unknown]> = [
+    ['both disabled', { disabled: true }, { disabled: true }],
+    ['both demoted', { roles: [] }, { roles: [] }],
+    ['one disabled, one demoted', { disabled: true }, { roles: [] }],
+    ['one demoted and disabled, one disabled', { roles: [], disabled: true }, { disabled: true }],
+  ];
+  for (let round = 0; round < 12; round++) {
+    const [what, toA, toB] = changes[round % changes.length]!;
+    const answers = await Promise.all([api('PATCH', `/users/${a.id}`, toA), api('PATCH', `/users/${b.id}`, toB)]);
+    t.same(answers.map((r) => r.status).sort(), [200, 409], `${what} (round ${round + 1}): one succeeds, the other is refused`);
+    const refused = answers.find((r) => r.status === 409);
+    t.equal(refused?.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    t.match(refused?.body.detail, /last enabled administrator/);
+    t.equal((await enabledAdmins(kh)).length, 1, 'one enabled administrator remains');
+    for (const user of [a, b]) await kh.users.update(user.id, { roles: ['admin'], disabled: false });
+  }
+});
+
+t.test('the last-administrator rule holds when the last two are deleted at the same moment', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  for (let round = 0; round < 10; round++) {
+    // Exactly two enabled administrators before each round.
+    await kh.db.pool.query("UPDATE users SET roles = '{}'");
+    const a = (await createUser(kh.users, { roles: ['admin'] })).user;
+    const b = (await createUser(kh.users, { roles: ['admin'] })).user;
+    const deleteB = round % 2 === 0;
+    const answers = await Promise.all([
+      api('DELETE', `/users/${a.id}`),
+      deleteB ? api('DELETE', `/users/${b.id}`) : api('PATCH', `/users/${b.id}`, { disabled: true }),
+    ]);
+    const succeeded = [204, deleteB ? 204 : 200];
+    t.same(
+      answers.map((r, i) => (r.status === succeeded[i] ? 'done' : r.status)).sort(),
+      [409, 'done'],
+      `${deleteB ? 'both deleted' : 'one deleted, one disabled'} (round ${round + 1}): one succeeds, the other is refused`,
+    );
+    const left = await enabledAdmins(kh);
+    t.equal(left.length, 1, 'one enabled administrator remains');
+    t.ok([a.id, b.id].includes(left[0]!), 'one of the two');
+  }
+});
+
+t.test('a user is disabled or deleted together with the end of their tokens, or not at all', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  const { user, username, password } = await createUser(kh.users);
+  const { token } = await consoleToken(kh, username, password);
+  const rows = async () => (await kh.db.pool.query('SELECT count(*)::int AS n FROM oidc_payloads WHERE account_id = $1', [user.id])).rows[0].n;
+  const before = await rows();
+  t.ok(before > 0, 'signed in: a session, a grant and tokens');
+
+  // The database refuses to remove their tokens: neither change may happen without it.
+  const allow = await refuseDeletes(kh.db.pool, 'oidc_payloads', `OLD.account_id = '${user.id}'`);
+  const disable = await api('PATCH', `/users/${user.id}`, { disabled: true });
+  t.equal(disable.status, 500);
+  t.equal(disable.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+  t.equal((await api('GET', `/users/${user.id}`)).body.disabled, false, 'the user is not disabled');
+  t.equal((await api('DELETE', `/users/${user.id}`)).status, 500);
+  t.equal((await api('GET', `/users/${user.id}`)).status, 200, 'nor deleted');
+  t.equal(await rows(), before, 'and their tokens are all there');
+  t.equal((await userinfo(kh.issuer, token)).status, 200, 'and work');
+
+  await allow();
+  t.equal((await api('DELETE', `/users/${user.id}`)).status, 204);
+  t.equal((await api('GET', `/users/${user.id}`)).status, 404);
+  t.equal(await rows(), 0, 'deleted with their tokens');
 });
