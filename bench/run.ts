@@ -23,6 +23,8 @@ import { createProviderModelsRepo } from '../src/repos/provider-models.ts';
 import { createUsersRepo } from '../src/repos/users.ts';
 import { createClientsService } from '../src/services/clients.ts';
 import { createUsersService } from '../src/services/users.ts';
+import { createLockouts } from '../src/security/lockouts.ts';
+import { loadConfig } from '../src/config.ts';
 import { BENCH_DIR, Child } from './lib/child.ts';
 import { parseOptions, USAGE, UsageError, type Options, type ScenarioName } from './lib/options.ts';
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/profile.ts';
@@ -522,7 +524,7 @@ try {
 
   const models = createProviderModelsRepo(pool);
   const clientsService = createClientsService({ clients: createClientsRepo(pool), models });
-  const usersService = createUsersService({ users: createUsersRepo(pool), models });
+  const usersService = createUsersService({ users: createUsersRepo(pool), models, lockouts: createLockouts(pool, loadConfig({}).lockout) });
   const created = async (body: Record<string, unknown>): Promise<Credentials> => {
     const { client, secret } = await clientsService.create(body);
     if (!secret) throw new Error(`client ${client.name} came without a secret`);

@@ -147,7 +147,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     clientCache,
     usersRepo: users,
     clients: createClientsService({ clients, models }),
-    users: createUsersService({ users, models }),
+    users: createUsersService({ users, models, lockouts }),
   });
 
   // Expired codes, tokens, sessions and interactions are swept in small batches, off the request path.

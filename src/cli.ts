@@ -4,7 +4,7 @@
  * install. Every command takes --json and exits non-zero with a one-line message on error.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import { loadKeyring } from './encryption-keys.ts';
@@ -14,6 +14,7 @@ import { CLIENT_TYPES, createClientsRepo, type ClientType } from './repos/client
 import { createKeysRepo } from './repos/keys.ts';
 import { createProviderModelsRepo } from './repos/provider-models.ts';
 import { createUsersRepo } from './repos/users.ts';
+import { createLockouts } from './security/lockouts.ts';
 import { createClientsService, type ClientView } from './services/clients.ts';
 import { createUsersService } from './services/users.ts';
 
@@ -21,6 +22,7 @@ export class CliError extends Error {}
 
 interface CommandContext {
   args: string[];
+  config: Config;
   json: boolean;
   db: () => Promise<Database>;
   /** The keyring that seals signing and cookie keys. */
@@ -43,6 +45,9 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 }
 
 const print = (ctx: CommandContext, value: unknown, human: string) => ctx.out(ctx.json ? JSON.stringify(value, null, 2) : human);
+
+const usersService = (ctx: CommandContext, db: Database) =>
+  createUsersService({ users: createUsersRepo(db.pool), models: createProviderModelsRepo(db.pool), lockouts: createLockouts(db.pool, ctx.config.lockout) });
 
 const clientsService = (db: Database) => createClientsService({ clients: createClientsRepo(db.pool), models: createProviderModelsRepo(db.pool) });
 
@@ -95,8 +100,7 @@ export const commands: Record<string, Command> = {
       let password: string | undefined;
       if (values['password-stdin']) password = (await ctx.readStdin()).replace(/\r?\n$/, '');
       const db = await ctx.db();
-      const users = createUsersService({ users: createUsersRepo(db.pool), models: createProviderModelsRepo(db.pool) });
-      const user = await users.create({
+      const user = await usersService(ctx, db).create({
         username: values.username,
         ...(values.email !== undefined ? { email: values.email } : {}),
         ...(values.name !== undefined ? { name: values.name } : {}),
@@ -104,6 +108,16 @@ export const commands: Record<string, Command> = {
         ...(password !== undefined ? { password } : {}),
       }).catch(explain(USER_FLAGS));
       print(ctx, user, `created user ${user.username} (${user.id})${password ? '' : '; it has no password yet and cannot sign in'}`);
+    },
+  },
+
+  'users unlock': {
+    usage: 'users unlock ID',
+    async run(ctx) {
+      const { positionals } = parse(ctx.args, {}, true);
+      if (positionals.length !== 1) throw new CliError('give the id of one user: users unlock ID');
+      const user = await usersService(ctx, await ctx.db()).unlock(positionals[0]!).catch(explain({}));
+      print(ctx, user, `unlocked user ${user.username} (${user.id}): the sign-in failure count starts again`);
     },
   },
 
@@ -218,6 +232,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     const logger = createLogger(env.LOG_LEVEL ? config.logLevel : 'warn');
     await commands[name]!.run({
       args,
+      config,
       json: args.includes('--json'),
       db: async () => (db ??= await openDatabase(config, logger)),
       keyring: () => loadKeyring(config),

@@ -4,6 +4,7 @@ import { conflict, notFound, type FieldProblem } from '../errors.ts';
 import { hashSecret } from '../passwords.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
 import { UsernameTakenError, type User, type UsersRepo } from '../repos/users.ts';
+import type { Lockouts } from '../security/lockouts.ts';
 import { fieldProblems, invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, text, type Page } from './validation.ts';
 
 /** Users, with the admin API's rules; the admin API routes and the CLI both go through here. */
@@ -45,11 +46,14 @@ const updateSchema = z.strictObject({
 const listQuerySchema = z.strictObject(pageQuery);
 const SERVER_SET = ['id', 'createdAt', 'updatedAt'];
 
-/** A user as the API answers it: the stored user, dates as ISO-8601, without updatedAt. */
-export type UserView = Omit<User, 'createdAt' | 'updatedAt'> & { createdAt: string };
+/**
+ * A user as the API answers it: the stored user, dates as ISO-8601, without updatedAt; `lockedUntil`
+ * while a sign-in lockout is in force (docs/security.md), else null.
+ */
+export type UserView = Omit<User, 'createdAt' | 'updatedAt'> & { lockedUntil: string | null; createdAt: string };
 
 /** A user as the API shows it; the password (hash) never leaves the server. */
-export function serializeUser(user: User): UserView {
+export function serializeUser(user: User, lockedUntil?: Date): UserView {
   return {
     id: user.id,
     username: user.username,
@@ -57,6 +61,7 @@ export function serializeUser(user: User): UserView {
     name: user.name,
     roles: user.roles,
     disabled: user.disabled,
+    lockedUntil: lockedUntil?.toISOString() ?? null,
     createdAt: user.createdAt.toISOString(),
   };
 }
@@ -83,9 +88,17 @@ const lastAdmin = (what: string) =>
 export interface UsersServiceDeps {
   users: UsersRepo;
   models: Pick<ProviderModelsRepo, 'revokeByAccountId'>;
+  lockouts: Pick<Lockouts, 'lockedUntil' | 'reset'>;
 }
 
-export function createUsersService({ users, models }: UsersServiceDeps) {
+export function createUsersService({ users, models, lockouts }: UsersServiceDeps) {
+  /** Users as the API shows them, with the sign-in lockouts in force (one query for all of them). */
+  async function views(list: User[]): Promise<UserView[]> {
+    const locks = await lockouts.lockedUntil(list.map((u) => u.username));
+    return list.map((u) => serializeUser(u, locks.get(u.username)));
+  }
+  const view = async (user: User) => (await views([user]))[0]!;
+
   /**
    * The last-administrator rule, for a change in `db`'s transaction that would end `id`'s being an enabled
    * administrator: the enabled administrators' rows are locked until that transaction ends, so of two
@@ -109,6 +122,8 @@ export function createUsersService({ users, models }: UsersServiceDeps) {
           disabled: input.disabled ?? false,
           passwordHash: input.password === undefined ? null : await hashSecret(input.password),
         });
+        // Failures counted against the name before it was a user (names that do not exist lock too) are not theirs.
+        await lockouts.reset(user.username);
         return serializeUser(user);
       } catch (err) {
         if (err instanceof UsernameTakenError) throw conflict(err.message);
@@ -119,12 +134,21 @@ export function createUsersService({ users, models }: UsersServiceDeps) {
     async get(id: string): Promise<UserView> {
       const user = await users.findById(id);
       if (!user) throw notFoundUser(id);
-      return serializeUser(user);
+      return view(user);
     },
 
     async list(query: unknown): Promise<Page<UserView>> {
       const q = parseOrThrow(listQuerySchema, query ?? {});
-      return page(q, ({ limit, after }) => users.list(after ? { limit, after } : { limit }), serializeUser);
+      const result = await page(q, ({ limit, after }) => users.list(after ? { limit, after } : { limit }), (user) => user);
+      return { items: await views(result.items), nextCursor: result.nextCursor };
+    },
+
+    /** Ends a sign-in lockout and resets the failure count (an administrator's decision). */
+    async unlock(id: string): Promise<UserView> {
+      const user = await users.findById(id);
+      if (!user) throw notFoundUser(id);
+      await lockouts.reset(user.username);
+      return serializeUser(user);
     },
 
     /**
@@ -145,7 +169,7 @@ export function createUsersService({ users, models }: UsersServiceDeps) {
         if (changes.disabled === true) await models.revokeByAccountId(updated.id, db);
         return updated;
       });
-      return serializeUser(user);
+      return view(user);
     },
 
     /** Deletes a user; their sessions, grants and tokens go with them, in the same transaction. */

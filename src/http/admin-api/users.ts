@@ -16,6 +16,8 @@ export async function userRoutes(app: FastifyInstance, { users }: { users: Users
 
   app.patch<{ Params: IdParams }>('/users/:id', async (request) => users.update(request.params.id, request.body));
 
+  app.post<{ Params: IdParams }>('/users/:id/unlock', async (request) => users.unlock(request.params.id));
+
   app.delete<{ Params: IdParams }>('/users/:id', async (request, reply) => {
     await users.delete(request.params.id);
     return reply.code(204).send();

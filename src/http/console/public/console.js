@@ -1040,11 +1040,19 @@ async function renderUsers() {
         h('td', {}, user.name ?? ''),
         h('td', {}, user.email ?? ''),
         h('td', {}, (user.roles ?? []).join(', ')),
-        h('td', {}, user.disabled ? h('span', { class: 'badge off' }, 'Disabled') : h('span', { class: 'badge' }, 'Active')),
+        h(
+          'td',
+          {},
+          user.disabled ? h('span', { class: 'badge off' }, 'Disabled') : h('span', { class: 'badge' }, 'Active'),
+          user.lockedUntil ? [' ', h('span', { class: 'badge off', title: `Locked after repeated failed sign-ins, until ${new Date(user.lockedUntil).toLocaleString()}` }, 'Locked')] : null,
+        ),
         h(
           'td',
           {},
           h('div', { class: 'actions' }, [
+            user.lockedUntil
+              ? h('button', { type: 'button', class: 'secondary small', 'data-action': 'unlock', 'aria-label': `Unlock ${user.username}`, text: 'Unlock', onclick: () => unlock(user) })
+              : null,
             h('button', {
               type: 'button',
               class: 'secondary small',
@@ -1082,6 +1090,16 @@ async function renderUsers() {
     }
     announce(`${user.username} ${user.disabled ? 'enabled' : 'disabled'}`);
     await load(userRow(user, user.disabled ? 'disable' : 'enable'));
+  };
+
+  const unlock = async (user) => {
+    try {
+      await api('POST', `/users/${encodeURIComponent(user.id)}/unlock`);
+    } catch (err) {
+      return rowAlert(err);
+    }
+    announce(`${user.username} unlocked`);
+    await load(userRow(user, 'disable'));
   };
 
   const remove = async (user) => {
