@@ -397,6 +397,37 @@ t.test('the Users page: add, disable, reset a password', async (t) => {
   await row.getByRole('button', { name: 'Enable ada' }).click();
   await row.getByText('Active').waitFor();
 
+  // Ten wrong passwords lock ada; the list shows it, and Unlock ends it.
+  for (let i = 0; i < 10; i++) {
+    const agent = new Agent();
+    const auth = new URL(`${kh.issuer}/auth`);
+    auth.search = new URLSearchParams({
+      client_id: 'keyhold-admin-console',
+      response_type: 'code',
+      redirect_uri: `${kh.origin}/admin/callback`,
+      scope: 'openid',
+      code_challenge: createHash('sha256').update(randomBytes(32)).digest('base64url'),
+      code_challenge_method: 'S256',
+    }).toString();
+    const signInPage = await agent.follow(auth.href, kh.origin);
+    const form = loginForm(await signInPage.response.text());
+    await agent.fetch(new URL(form.action, kh.origin).href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ username: 'ada', password: `wrong guess ${i}`, csrf: form.csrf }).toString(),
+    });
+  }
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('heading', { name: 'Clients', level: 1 }).waitFor();
+  await page.getByRole('link', { name: 'Users' }).click();
+  await row.getByText('Locked').waitFor();
+  await shot('locked');
+  await row.getByRole('button', { name: 'Unlock ada' }).click();
+  await row.getByRole('button', { name: 'Unlock ada' }).waitFor({ state: 'detached' });
+  t.equal(await row.getByText('Locked').count(), 0, 'the lock badge is gone');
+  const { rowCount: failures } = await kh.db.pool.query('SELECT 1 FROM signin_failures');
+  t.equal(failures, 0, 'the failure count is reset');
+
   await row.getByRole('button', { name: 'Reset the password of ada' }).click();
   const dialog = page.getByRole('dialog', { name: 'Reset password' });
   await dialog.getByLabel('New password').fill('second password, long enough');
