@@ -65,13 +65,25 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   const keys = await createKeysRepo(pool, options.keyring ?? new Keyring(config.encryptionKeys)).ensure();
   const metrics = createMetrics();
 
-  // Every instance keeps the clients it serves until a change to one is announced on this channel;
+  // Rate limits and lockouts are counted in Postgres, shared by every instance; an instance that counts
+  // a limit reached announces it, so the others refuse ahead of counting too (security/rate-limits.ts).
+  const limiter = createRateLimiter(pool);
+  const lockouts = createLockouts(pool, config.lockout);
+
+  // Every instance keeps the clients it serves until a change to one is announced on its channel;
   // while the LISTEN connection is down, it reads every client through (see client-cache.ts).
-  const listener = listen(options.databaseUrl, CLIENT_CHANGES_CHANNEL, (clientId) => clientCache?.invalidate(clientId), {
-    onError: (err) => logger.warn({ err }, 'client-change listener lost its connection'),
-    onUp: () => clientCache?.clear(),
-    onDown: () => clientCache?.clear(),
-  });
+  const listener = listen(
+    options.databaseUrl,
+    {
+      [CLIENT_CHANGES_CHANNEL]: (clientId) => clientCache?.invalidate(clientId),
+      [RATE_LIMIT_CHANNEL]: (payload) => limiter.heard(payload),
+    },
+    {
+      onError: (err) => logger.warn({ err }, 'the LISTEN connection (client changes, rate limits) was lost'),
+      onUp: () => clientCache?.clear(),
+      onDown: () => clientCache?.clear(),
+    },
+  );
   clientCache = createClientCache({
     clients,
     isLive: () => listener.live,
@@ -79,13 +91,6 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   });
   const secrets = createSecretVerifier({ cache: clientCache, clients });
 
-  // Rate limits and lockouts are counted in Postgres, shared by every instance; an instance that counts
-  // a limit reached announces it, so the others refuse ahead of counting too (security/rate-limits.ts).
-  const limiter = createRateLimiter(pool);
-  const limitListener = listen(options.databaseUrl, RATE_LIMIT_CHANNEL, (payload) => limiter.heard(payload), {
-    onError: (err) => logger.warn({ err }, 'rate-limit listener lost its connection'),
-  });
-  const lockouts = createLockouts(pool, config.lockout);
   const refreshGrace = config.refreshTokenReuseGrace > 0 ? createRefreshGrace(pool, config.refreshTokenReuseGrace) : undefined;
 
   const provider = createProvider({
@@ -178,7 +183,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
 
   app.addHook('onClose', async () => {
     clearInterval(sweep);
-    await Promise.all([listener.close(), limitListener.close()]);
+    await listener.close();
   });
 
   return { app, provider };

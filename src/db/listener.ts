@@ -17,10 +17,11 @@ export interface ListenHooks {
 }
 
 /**
- * LISTENs on a channel over a dedicated connection, reconnecting after failures. Callers that cache
- * what the channel announces changes of must stop trusting the cache between `onDown` and `onUp`.
+ * LISTENs on channels over one dedicated connection, reconnecting after failures; `handlers` maps each
+ * channel to what hears it. Callers that cache what a channel announces changes of must stop trusting
+ * the cache between `onDown` and `onUp`.
  */
-export function listen(connectionString: string, channel: string, onNotify: (payload: string) => void, hooks: ListenHooks = {}): Listener {
+export function listen(connectionString: string, handlers: Readonly<Record<string, (payload: string) => void>>, hooks: ListenHooks = {}): Listener {
   let client: pg.Client | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -29,7 +30,7 @@ export function listen(connectionString: string, channel: string, onNotify: (pay
     if (closed) return;
     const c = new pg.Client({ connectionString, application_name: 'keyhold-listener' });
     c.on('notification', (msg) => {
-      if (msg.channel === channel) onNotify(msg.payload ?? '');
+      if (Object.hasOwn(handlers, msg.channel)) handlers[msg.channel]!(msg.payload ?? '');
     });
     c.on('error', (err) => {
       hooks.onError?.(err);
@@ -38,7 +39,7 @@ export function listen(connectionString: string, channel: string, onNotify: (pay
     c.on('end', () => retry(c));
     try {
       await c.connect();
-      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      for (const channel of Object.keys(handlers)) await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
       if (closed) {
         await c.end().catch(() => undefined);
         return;

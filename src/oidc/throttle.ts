@@ -98,10 +98,12 @@ export function createTokenThrottle({ limiter, perMinute }: { limiter: RateLimit
           return;
         }
         if (ctx.status < 400 || ctx.status >= 500) return;
-        const [byAddress, byClient] = await Promise.all([
-          limiter.hit(addressBucket(address), perMinute),
-          o?.failedClientId ? limiter.hit(clientBucket(o.failedClientId), perMinute) : undefined,
-        ]);
+        // One statement either way, so a failure for a client that exists costs what one for an unknown client costs.
+        const [byAddress, byClient] = await limiter.hitEach(
+          o?.failedClientId ? [addressBucket(address), clientBucket(o.failedClientId)] : [addressBucket(address)],
+          perMinute,
+        );
+        if (!byAddress) return;
         if (byClient && !byClient.allowed) {
           return tooMany(ctx, byClient.retryAfter, `too many failed authentications for this client: retry after ${byClient.retryAfter} seconds`);
         }

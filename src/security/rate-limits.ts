@@ -21,6 +21,8 @@ export interface RateLimiter {
    * allowed and every instance learns the bucket is closed until its window ends.
    */
   hit(bucket: string, limit: number): Promise<Hit>;
+  /** Counts one hit on each of several (distinct) buckets, in one statement; the hits in the same order. */
+  hitEach(buckets: readonly string[], limit: number): Promise<Hit[]>;
   /** Seconds the bucket stays closed, as far as this instance has heard; 0 when open. Costs no query. */
   closedFor(bucket: string): number;
   /** Hears a closing announced by any instance (wire to a LISTEN on RATE_LIMIT_CHANNEL). */
@@ -53,27 +55,35 @@ export function createRateLimiter(pool: Pool, now: () => number = Date.now): Rat
 
   return {
     async hit(bucket, limit) {
-      const { rows } = await pool.query<{ hits: number; until_ms: string }>({
+      return (await this.hitEach([bucket], limit))[0]!;
+    },
+
+    async hitEach(buckets, limit) {
+      const { rows } = await pool.query<{ bucket: string; hits: number; until_ms: string }>({
         name: 'keyhold-rate-limit-hit',
         text: `WITH hit AS (
-                 INSERT INTO rate_limits AS r (bucket, window_start, hits) VALUES ($1, now(), 1)
+                 INSERT INTO rate_limits AS r (bucket, window_start, hits)
+                 SELECT bucket, now(), 1 FROM unnest($1::text[]) AS bucket
                  ON CONFLICT (bucket) DO UPDATE SET
                    hits = CASE WHEN r.window_start <= now() - make_interval(secs => $3) THEN 1 ELSE r.hits + 1 END,
                    window_start = CASE WHEN r.window_start <= now() - make_interval(secs => $3) THEN now() ELSE r.window_start END
-                 RETURNING hits, window_start
+                 RETURNING bucket, hits, window_start
                )
-               SELECT hits,
+               SELECT bucket, hits,
                       floor(extract(epoch FROM window_start + make_interval(secs => $3)) * 1000)::bigint AS until_ms,
                       CASE WHEN hits > $2 THEN pg_notify('${RATE_LIMIT_CHANNEL}',
-                        floor(extract(epoch FROM window_start + make_interval(secs => $3)) * 1000)::bigint || ' ' || $1) END
+                        floor(extract(epoch FROM window_start + make_interval(secs => $3)) * 1000)::bigint || ' ' || bucket) END
                FROM hit`,
-        values: [bucket, limit, WINDOW_SECONDS],
+        values: [buckets, limit, WINDOW_SECONDS],
       });
-      const row = rows[0]!;
-      const until = Number(row.until_ms);
-      const allowed = row.hits <= limit;
-      if (!allowed) remember(bucket, until);
-      return { count: row.hits, allowed, retryAfter: Math.max(1, Math.ceil((until - now()) / 1000)) };
+      const byBucket = new Map(rows.map((row) => [row.bucket, row]));
+      return buckets.map((bucket) => {
+        const row = byBucket.get(bucket)!;
+        const until = Number(row.until_ms);
+        const allowed = row.hits <= limit;
+        if (!allowed) remember(bucket, until);
+        return { count: row.hits, allowed, retryAfter: Math.max(1, Math.ceil((until - now()) / 1000)) };
+      });
     },
 
     closedFor(bucket) {

@@ -140,7 +140,7 @@ t.test('users create prints what POST /api/v1/users answers', async (t) => {
   const made = await cli(db.url, ['users', 'create', '--username', 'alice', '--email', 'alice@example.com', '--name', 'Alice', '--admin', '--password-stdin', '--json'], `${password}\n`);
   t.equal(made.code, 0, made.stderr);
   const user = JSON.parse(made.stdout);
-  t.same(Object.keys(user), ['id', 'username', 'email', 'name', 'roles', 'disabled', 'createdAt']);
+  t.same(Object.keys(user), ['id', 'username', 'email', 'name', 'roles', 'disabled', 'lockedUntil', 'createdAt']);
   t.match(user, { username: 'alice', email: 'alice@example.com', name: 'Alice', roles: ['admin'], disabled: false });
   t.notMatch(made.stdout + made.stderr, password);
   const taken = await cli(db.url, ['users', 'create', '--username', 'ALICE']);
