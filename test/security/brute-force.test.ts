@@ -196,3 +196,21 @@ t.test('an administrator sees a lock and ends it, through the admin API or the C
   t.equal(missing.code, 1);
   t.match(missing.stderr, /there is no user with id "not-a-user"/);
 });
+
+t.test('two instances share one sign-in allowance per address, and one lockout per name', async (t) => {
+  const env = { RATE_LIMIT_SIGNIN_PER_MINUTE: '4', LOCKOUT_THRESHOLD: '3', LOCKOUT_SECONDS: '600' };
+  const a = await startTestApp(t, { env });
+  const b = await startTestApp(t, { env, db: a.db });
+  const { client } = await createClient(a.clients);
+  const { username } = await createUser(a.users);
+
+  t.equal((await attempt(a, client.id, username, 'wrong-1')).status, 401);
+  t.equal((await attempt(b, client.id, username, 'wrong-2')).status, 401);
+  const third = await attempt(a, client.id, username, 'wrong-3');
+  t.match(third.html, LOCK_HINT, 'failures at either instance count against the one name');
+  t.equal((await attempt(b, client.id, 'someone-else', 'wrong')).status, 401);
+  const fifth = await attempt(a, client.id, 'someone-else', 'wrong');
+  t.equal(fifth.status, 429, 'the fifth post from the address, across both instances, is refused');
+  t.ok(Number(fifth.headers.get('retry-after')) >= 1, 'with Retry-After');
+  t.equal((await attempt(b, client.id, 'someone-else', 'wrong')).status, 429, 'at the other instance too');
+});
