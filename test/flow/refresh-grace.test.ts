@@ -2,23 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
-import { Agent, authorize, pkce, post, random } from '../helpers/flow.ts';
+import { post, signInForTokens } from '../helpers/flow.ts';
 
 /** REFRESH_TOKEN_REUSE_GRACE: a rotated refresh token presented once more within the grace gets the same answer. */
 
-const REDIRECT = 'https://app.example.com/callback';
-
 async function signIn(kh: TestApp, client: { clientId: string; secret: string }, creds: { username: string; password: string }) {
-  const { verifier, challenge } = pkce();
-  const out = await authorize(
-    new Agent(),
-    kh.issuer,
-    { client_id: client.clientId, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid offline_access', state: random(), code_challenge: challenge, code_challenge_method: 'S256' },
-    creds,
-  );
-  const res = await post(`${kh.issuer}/token`, { grant_type: 'authorization_code', code: out.params.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier }, client);
-  if (res.status !== 200) throw new Error(`token request failed: ${JSON.stringify(res.body)}`);
-  return String(res.body.refresh_token);
+  return (await signInForTokens(kh, { id: client.clientId, secret: client.secret }, creds, 'openid offline_access')).refreshToken;
 }
 
 t.test('with a grace period', async (t) => {

@@ -1,35 +1,14 @@
 import t from 'tap';
 import { adminToken } from '../helpers/admin.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { startTestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
-import { Agent, authorize, pkce, post, random, userinfo } from '../helpers/flow.ts';
+import { Agent, authorize, post, random, signInForTokens, userinfo } from '../helpers/flow.ts';
 
 /** Userinfo, revocation, introspection, and tokens outliving their client or user. */
 
 const REDIRECT = 'https://app.example.com/callback';
 
-async function signIn(
-  kh: TestApp,
-  client: { id: string; secret: string },
-  creds: { username: string; password: string },
-  scope = 'openid profile email offline_access',
-  agent = new Agent(),
-) {
-  const { verifier, challenge } = pkce();
-  const out = await authorize(
-    agent,
-    kh.issuer,
-    { client_id: client.id, redirect_uri: REDIRECT, response_type: 'code', scope, state: random(), code_challenge: challenge, code_challenge_method: 'S256' },
-    creds,
-  );
-  const res = await post(
-    `${kh.issuer}/token`,
-    { grant_type: 'authorization_code', code: out.params.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier },
-    { clientId: client.id, secret: client.secret },
-  );
-  if (res.status !== 200) throw new Error(`token request failed: ${JSON.stringify(res.body)}`);
-  return { accessToken: String(res.body.access_token), refreshToken: String(res.body.refresh_token) };
-}
+const signIn = signInForTokens;
 
 t.test('userinfo, revocation, introspection', async (t) => {
   const kh = await startTestApp(t);

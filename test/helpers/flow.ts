@@ -139,6 +139,36 @@ export async function post(
   return { status: response.status, headers: response.headers, body: parsed };
 }
 
+/** The redirect URL the test apps register. */
+export const APP_REDIRECT = 'https://app.example.com/callback';
+
+/**
+ * Signs `creds` in to a confidential client (code flow with PKCE, browserless) and exchanges the code:
+ * the access and refresh tokens (a refresh token only when the client allows it and the scope asks).
+ */
+export async function signInForTokens(
+  kh: { issuer: string },
+  client: { id: string; secret: string },
+  creds: { username: string; password: string },
+  scope = 'openid profile email offline_access',
+  agent = new Agent(),
+): Promise<{ accessToken: string; refreshToken: string }> {
+  const { verifier, challenge } = pkce();
+  const out = await authorize(
+    agent,
+    kh.issuer,
+    { client_id: client.id, redirect_uri: APP_REDIRECT, response_type: 'code', scope, state: random(), code_challenge: challenge, code_challenge_method: 'S256' },
+    creds,
+  );
+  const res = await post(
+    `${kh.issuer}/token`,
+    { grant_type: 'authorization_code', code: out.params.get('code')!, redirect_uri: APP_REDIRECT, code_verifier: verifier },
+    { clientId: client.id, secret: client.secret },
+  );
+  if (res.status !== 200) throw new Error(`token request failed: ${JSON.stringify(res.body)}`);
+  return { accessToken: String(res.body.access_token), refreshToken: String(res.body.refresh_token) };
+}
+
 export async function userinfo(issuer: string, accessToken: string) {
   const response = await fetch(`${issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
   return { status: response.status, headers: response.headers, body: response.status === 200 ? await response.json() : await response.text() };

@@ -2,28 +2,12 @@ import t from 'tap';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { adminToken } from '../helpers/admin.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
-import { Agent, authorize, pkce, post, random } from '../helpers/flow.ts';
+import { post, signInForTokens } from '../helpers/flow.ts';
 
 /** Who may learn what about a token: its own client, or a resource server; nobody else. */
 
-const REDIRECT = 'https://app.example.com/callback';
-
-async function userTokens(kh: TestApp, client: { id: string; secret: string }, creds: { username: string; password: string }) {
-  const { verifier, challenge } = pkce();
-  const out = await authorize(
-    new Agent(),
-    kh.issuer,
-    { client_id: client.id, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid offline_access', state: random(), code_challenge: challenge, code_challenge_method: 'S256' },
-    creds,
-  );
-  const res = await post(
-    `${kh.issuer}/token`,
-    { grant_type: 'authorization_code', code: out.params.get('code')!, redirect_uri: REDIRECT, code_verifier: verifier },
-    { clientId: client.id, secret: client.secret },
-  );
-  if (res.status !== 200) throw new Error(`token request failed: ${JSON.stringify(res.body)}`);
-  return { accessToken: String(res.body.access_token), refreshToken: String(res.body.refresh_token) };
-}
+const userTokens = (kh: TestApp, client: { id: string; secret: string }, creds: { username: string; password: string }) =>
+  signInForTokens(kh, client, creds, 'openid offline_access');
 
 const cc = (name: string, roles: string[] = []) => ({ type: 'client-credentials' as const, name, roles, redirectUris: [], postLogoutRedirectUris: [] });
 
