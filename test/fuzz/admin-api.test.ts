@@ -1,0 +1,30 @@
+import t from 'tap';
+import { adminToken } from '../helpers/admin.ts';
+import { startTestApp } from '../helpers/app.ts';
+
+t.test('a list cursor is one the server could have given out, or a 400', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  const cursor = (date: string, id: string) => Buffer.from(JSON.stringify([date, id])).toString('base64url');
+  const id = '5f0c7d9e-3b1a-4c2d-8e4f-1a2b3c4d5e6f';
+  const refused: Array<[string, string]> = [
+    ['a date after the last one JavaScript holds, beyond Postgres', cursor('+275760-09-13T00:00:00.000Z', id)],
+    ['a date before the first one JavaScript holds, beyond Postgres', cursor('-271821-04-20T00:00:00.000Z', id)],
+    ['a date Postgres holds in a form the server never writes', cursor('2024-01-01', id)],
+    ['a date that does not exist', cursor('2024-02-30T00:00:00.000Z', id)],
+    ['36 dashes for an id', cursor('2024-01-01T00:00:00.000Z', '-'.repeat(36))],
+    ['an id of the right characters but not a UUID', cursor('2024-01-01T00:00:00.000Z', '0123456789abcdef0123456789abcdef----')],
+  ];
+  for (const [what, value] of refused) {
+    for (const path of ['/clients', '/users']) {
+      const answer = await api('GET', `${path}?cursor=${value}`);
+      t.equal(answer.status, 400, `${path}, ${what}: 400`);
+      t.match(answer.body, { status: 400, errors: [{ path: 'cursor', message: /not a cursor this server gave out/ }] });
+    }
+  }
+  // Dates at either end of what the server could write still page.
+  for (const date of ['0001-01-01T00:00:00.000Z', '1970-01-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z']) {
+    const answer = await api('GET', `/clients?cursor=${cursor(date, id)}`);
+    t.equal(answer.status, 200, `a cursor at ${date}: 200`);
+  }
+});
