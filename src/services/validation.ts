@@ -46,20 +46,25 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 const CONTROL = /\p{Cc}/u;
+/** Half of a UTF-16 surrogate pair without its other half: Postgres would store U+FFFD in its place. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const WELL_FORMED = 'must be valid Unicode (it holds half of a surrogate pair)';
 
-/** A display name or description: no control characters; `min` 1 means not blank either. */
+/** A display name or description: valid Unicode without control characters; `min` 1 means not blank either. */
 export function text(min: number, max: number) {
   let schema = z
     .string()
     .max(max, `must be at most ${max} characters`)
-    .refine((s) => !CONTROL.test(s), 'must not contain control characters');
+    .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+    .refine((s) => !LONE_SURROGATE.test(s), WELL_FORMED);
   if (min > 0) {
     schema = z
       .string()
       .min(min, 'must not be empty')
       .max(max, `must be at most ${max} characters`)
       .refine((s) => s.length === 0 || s.trim().length > 0, 'must not be blank')
-      .refine((s) => !CONTROL.test(s), 'must not contain control characters');
+      .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+      .refine((s) => !LONE_SURROGATE.test(s), WELL_FORMED);
   }
   return schema;
 }

@@ -28,3 +28,20 @@ t.test('a list cursor is one the server could have given out, or a 400', async (
     t.equal(answer.status, 200, `a cursor at ${date}: 200`);
   }
 });
+
+t.test('names are stored as sent or refused: no lone surrogates', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  for (const name of ['a\ud800b', '\udfff', 'x\udc00']) {
+    const client = await api('POST', '/clients', { type: 'client-credentials', name });
+    t.equal(client.status, 400, `client name ${JSON.stringify(name)}: 400`);
+    t.match(client.body.errors, [{ path: 'name', message: /Unicode/ }]);
+    const user = await api('POST', '/users', { username: 'lone-surrogate', name });
+    t.equal(user.status, 400, `user name ${JSON.stringify(name)}: 400`);
+    const secret = await api('POST', '/clients', { type: 'client-credentials', name: 'M', secret: { description: name } });
+    t.equal(secret.status, 400, `secret description ${JSON.stringify(name)}: 400`);
+  }
+  const emoji = await api('POST', '/clients', { type: 'client-credentials', name: 'Rocket 🚀 café' });
+  t.equal(emoji.status, 201);
+  t.equal(emoji.body.client.name, 'Rocket 🚀 café', 'well-formed Unicode is kept as sent');
+});
