@@ -45,3 +45,18 @@ t.test('names are stored as sent or refused: no lone surrogates', async (t) => {
   t.equal(emoji.status, 201);
   t.equal(emoji.body.client.name, 'Rocket 🚀 café', 'well-formed Unicode is kept as sent');
 });
+
+t.test('a path Fastify cannot decode, or a parameter over its length limit, is answered as problem+json', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  for (const path of ['/clients/%', '/users/%zz', '/clients/%E0%A4%A/secrets']) {
+    const answer = await api('GET', path);
+    t.equal(answer.status, 400, `${path}: 400`);
+    t.match(answer.headers.get('content-type'), /^application\/problem\+json/);
+    t.match(answer.body, { status: 400, title: String, detail: String, type: String });
+  }
+  const long = await api('GET', `/clients/${'a'.repeat(500)}`);
+  t.equal(long.status, 414);
+  t.match(long.headers.get('content-type'), /^application\/problem\+json/);
+  t.match(long.body, { status: 414, detail: String });
+});
