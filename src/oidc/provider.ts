@@ -138,6 +138,10 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
       userinfo: { enabled: true },
+      // Keyhold has no resource servers. Left on (the engine's default), a `resource` at the token
+      // endpoint is refused only after the code or refresh token was used up: the client loses it, and
+      // its retry revokes the grant as a replay.
+      resourceIndicators: { enabled: false },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {

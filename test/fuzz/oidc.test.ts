@@ -1,7 +1,7 @@
 import t from 'tap';
 import { startTestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
-import { Agent, authorize, pkce } from '../helpers/flow.ts';
+import { Agent, authorize, pkce, post } from '../helpers/flow.ts';
 
 const REDIRECT = 'https://app.example.com/callback';
 
@@ -47,4 +47,26 @@ t.test('a parameter Postgres cannot store (U+0000) is an invalid_request, not a 
   const json = await fetch(`${kh.issuer}/session/end?state=%00`);
   t.equal(json.status, 400);
   t.match(await json.json(), { error: 'invalid_request', error_description: /U\+0000/ });
+});
+
+t.test('a resource indicator at the token endpoint uses up neither the code nor the refresh token', async (t) => {
+  const kh = await startTestApp(t);
+  const creds = await createUser(kh.users);
+  const { client, secret } = await createClient(kh.clients, { allowRefreshToken: true });
+  const auth = { clientId: client.id, secret };
+  const { verifier, challenge } = pkce();
+  const out = await authorize(
+    new Agent(),
+    kh.issuer,
+    { client_id: client.id, redirect_uri: REDIRECT, response_type: 'code', scope: 'openid offline_access', code_challenge: challenge, code_challenge_method: 'S256' },
+    creds,
+  );
+  const code = out.params.get('code')!;
+  const resource = 'https://api.example.com/';
+  const exchanged = await post(`${kh.issuer}/token`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, resource }, auth);
+  t.equal(exchanged.status, 200, 'the code is redeemed (Keyhold has no resource servers: the indicator is ignored)');
+  const refreshed = await post(`${kh.issuer}/token`, { grant_type: 'refresh_token', refresh_token: String(exchanged.body.refresh_token), resource }, auth);
+  t.equal(refreshed.status, 200, 'the refresh token is redeemed');
+  const again = await post(`${kh.issuer}/token`, { grant_type: 'refresh_token', refresh_token: String(refreshed.body.refresh_token) }, auth);
+  t.equal(again.status, 200, 'the rotated refresh token works: the grant was not revoked');
 });
