@@ -54,7 +54,8 @@ export function sane(status: number, body: string, request: string): void {
 
 /**
  * Everything a request could change: clients, users, client secrets (less lastUsedAt, which a successful
- * client authentication records even when the request then fails), and the provider's rows.
+ * client authentication records even when the request then fails), and the provider's rows (a session
+ * less its expiry, which every request that carries its cookie extends).
  */
 export interface Snapshot {
   tables: string;
@@ -69,7 +70,11 @@ export async function snapshot(pool: Pool): Promise<Snapshot> {
          (SELECT coalesce(json_agg(u ORDER BY u.id), '[]') FROM users u),
          (SELECT coalesce(json_agg(to_jsonb(s) - 'last_used_at' ORDER BY s.id), '[]') FROM client_secrets s)
        )::text AS tables,
-       (SELECT json_agg(json_build_array(p.id, to_jsonb(p)::text, p.expires_at)) FROM oidc_payloads p) AS payloads`,
+       (SELECT json_agg(json_build_array(
+          p.id,
+          (CASE WHEN p.model = 'Session' THEN (to_jsonb(p) - 'expires_at') #- '{payload,exp}' ELSE to_jsonb(p) END)::text,
+          p.expires_at))
+        FROM oidc_payloads p) AS payloads`,
   );
   const payloads = new Map<string, { row: string; expiresAt: number | null }>();
   for (const entry of (rows[0]?.payloads ?? []) as unknown as Array<[string, string, string | null]>) {
