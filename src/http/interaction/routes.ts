@@ -129,7 +129,8 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
     if (interaction.prompt.name !== 'login') return finish(request, reply, { consent: {} });
     const { username, password } = parsed.data;
     const client = await provider.Client.find(String(interaction.params.client_id));
-    const found = username ? await users.findCredentials(username) : undefined;
+    // Postgres text holds no U+0000: no account has such a name, and the query would fail.
+    const found = username && !username.includes('\u0000') ? await users.findCredentials(username) : undefined;
     const ok = found?.passwordHash && !found.user.disabled
       ? await verifySecret(found.passwordHash, password)
       : await verifyDummy(password);
