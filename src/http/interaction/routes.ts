@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import formbody from '@fastify/formbody';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { z } from 'zod';
@@ -53,6 +53,17 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       )
       .type('text/html; charset=utf-8')
       .send(body);
+
+  // A body Fastify refuses before a handler runs (too large, of another type, not parseable): a page, as
+  // everything else here, never the API's problem+json.
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) {
+      request.log.error({ err }, 'request failed');
+      return html(reply, 500, messagePage('Something went wrong', 'Keyhold could not finish this request. Go back to the application and start again.'));
+    }
+    return html(reply, status, messagePage('The sign-in form was not accepted', 'The form did not come from the sign-in page as sent. Reload the sign-in page and try again.'));
+  });
 
   const loginPage = (uid: string, clientName: string | undefined, options: { username?: string; error?: string } = {}) =>
     page(
