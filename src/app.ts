@@ -122,6 +122,8 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // A path Fastify cannot decode (`%zz`) or a parameter over its length limit: problem+json, like every other error.
+    frameworkErrors: sendProblem,
   });
 
   app.addHook('onRequest', async (request, reply) => {

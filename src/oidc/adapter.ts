@@ -102,6 +102,18 @@ function refsOf(model: string, id: string, payload: AdapterPayload): ModelRefs {
   };
 }
 
+/**
+ * True when Postgres cannot store `value` as jsonb: a string (or key) holding U+0000. Such a value only
+ * ever comes from a request parameter (a `nonce`, a `login_hint`), and is refused as invalid_request
+ * rather than failing the insert.
+ */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([key, item]) => holdsNul(key) || holdsNul(item));
+  return false;
+}
+
 /** How many times a write re-checks a client that keeps changing under it before giving up. */
 const MAX_CLIENT_RECHECKS = 3;
 
@@ -151,6 +163,7 @@ class ModelAdapter implements Adapter {
     const key = digest(id);
     const refs = refsOf(this.#model, id, payload);
     const stored = withoutBearerValues(this.#model, id, payload);
+    if (holdsNul(stored)) throw new errors.InvalidRequest('request parameters must not contain U+0000');
     forgetRow(key);
     // A row for a client this instance serves from its cache is stored only while the client is at the
     // cached version; a copy that a read of this request already found stale is re-checked first.

@@ -155,6 +155,10 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
       userinfo: { enabled: true },
+      // Keyhold has no resource servers. Left on (the engine's default), a `resource` at the token
+      // endpoint is refused only after the code or refresh token was used up: the client loses it, and
+      // its retry revokes the grant as a replay.
+      resourceIndicators: { enabled: false },
       rpInitiatedLogout: {
         enabled: true,
         logoutSource: async (ctx, form) => {
@@ -291,6 +295,21 @@ ${form}
     if (ctx.oidc?.route !== 'token' || ctx.status !== 400 || body?.error !== 'invalid_request') return;
     if (typeof grantType !== 'string' || !client || client.grantTypeAllowed(grantType)) return;
     ctx.body = { ...body, error: 'unauthorized_client' };
+  });
+
+  // The end-session endpoint keeps `state` in the session, and the engine saves a session again outside
+  // its error handling: a value Postgres cannot store (U+0000, refused by oidc/adapter.ts) would end the
+  // request in a bare text answer. It is refused here first, as any other invalid request.
+  provider.use(async (ctx, next) => {
+    if (ctx.path !== '/session/end' || !Object.values(ctx.query).flat().some((value) => value?.includes('\u0000'))) return next();
+    const out = { error: 'invalid_request', error_description: 'request parameters must not contain U+0000' };
+    ctx.status = 400;
+    ctx.set('cache-control', 'no-store');
+    if (ctx.accepts('json', 'html') !== 'html') ctx.body = out;
+    else {
+      ctx.type = 'html';
+      ctx.body = messagePage('Sign-out could not continue', 'The application sent a request Keyhold cannot accept. Go back to the application and try again.', `${out.error}: ${out.error_description}`);
+    }
   });
 
   provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));

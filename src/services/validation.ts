@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { badRequest, type FieldProblem } from '../errors.ts';
+import { isUuid } from '../repos/users.ts';
 
 /**
  * Shared by the admin API and the CLI: zod issues turned into RFC 9457 field problems, so both report
@@ -45,20 +46,25 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 const CONTROL = /\p{Cc}/u;
+/** Half of a UTF-16 surrogate pair without its other half: Postgres would store U+FFFD in its place. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const WELL_FORMED = 'must be valid Unicode (it holds half of a surrogate pair)';
 
-/** A display name or description: no control characters; `min` 1 means not blank either. */
+/** A display name or description: valid Unicode without control characters; `min` 1 means not blank either. */
 export function text(min: number, max: number) {
   let schema = z
     .string()
     .max(max, `must be at most ${max} characters`)
-    .refine((s) => !CONTROL.test(s), 'must not contain control characters');
+    .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+    .refine((s) => !LONE_SURROGATE.test(s), WELL_FORMED);
   if (min > 0) {
     schema = z
       .string()
       .min(min, 'must not be empty')
       .max(max, `must be at most ${max} characters`)
       .refine((s) => s.length === 0 || s.trim().length > 0, 'must not be blank')
-      .refine((s) => !CONTROL.test(s), 'must not contain control characters');
+      .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+      .refine((s) => !LONE_SURROGATE.test(s), WELL_FORMED);
   }
   return schema;
 }
@@ -68,16 +74,27 @@ export function encodeCursor(item: { createdAt: Date; id: string }): string {
   return Buffer.from(JSON.stringify([item.createdAt.toISOString(), item.id])).toString('base64url');
 }
 
+/**
+ * The dates encodeCursor writes for a row Postgres holds: `toISOString()` of a year from 0000 to 9999
+ * (JavaScript dates reach years Postgres cannot hold, which it refuses, and write them as +YYYYYY).
+ */
+const CURSOR_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** The cursor's position, or undefined unless it is one encodeCursor could have written for a stored row. */
 export function decodeCursor(cursor: string): { createdAt: Date; id: string } | undefined {
+  let value: unknown;
   try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
-    if (!Array.isArray(value) || value.length !== 2 || typeof value[0] !== 'string' || typeof value[1] !== 'string') return undefined;
-    const createdAt = new Date(value[0]);
-    if (Number.isNaN(createdAt.getTime()) || !/^[0-9a-f-]{36}$/i.test(value[1])) return undefined;
-    return { createdAt, id: value[1] };
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     return undefined;
   }
+  if (!Array.isArray(value) || value.length !== 2) return undefined;
+  const [date, id] = value as unknown[];
+  if (typeof date !== 'string' || typeof id !== 'string' || !CURSOR_DATE.test(date) || !isUuid(id)) return undefined;
+  const createdAt = new Date(date);
+  // A date that does not exist (2024-02-30) parses as another, or not at all: it must round-trip.
+  if (Number.isNaN(createdAt.getTime()) || createdAt.toISOString() !== date) return undefined;
+  return { createdAt, id };
 }
 
 export const DEFAULT_PAGE_SIZE = 50;

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import formbody from '@fastify/formbody';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { z } from 'zod';
@@ -63,6 +63,17 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       )
       .type('text/html; charset=utf-8')
       .send(body);
+
+  // A body Fastify refuses before a handler runs (too large, of another type, not parseable): a page, as
+  // everything else here, never the API's problem+json.
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) {
+      request.log.error({ err }, 'request failed');
+      return html(reply, 500, messagePage('Something went wrong', 'Keyhold could not finish this request. Go back to the application and start again.'));
+    }
+    return html(reply, status, messagePage('The sign-in form was not accepted', 'The form did not come from the sign-in page as sent. Reload the sign-in page and try again.'));
+  });
 
   const loginPage = (uid: string, clientName: string | undefined, options: { username?: string; error?: string; hint?: string } = {}) =>
     page(
@@ -153,7 +164,9 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
     const { username, password } = parsed.data;
     const client = await provider.Client.find(String(interaction.params.client_id));
     const [found, lock] = await Promise.all([
-      username ? users.findCredentials(username) : undefined,
+      // Postgres text holds no U+0000: no account has such a name, and the query would fail.
+      username && !username.includes('\u0000') ? users.findCredentials(username) : undefined,
+      // Counts are filed under a digest of the name, whatever it holds.
       username ? deps.lockouts.state(username) : { failures: 0, lockedUntil: undefined },
     ]);
     // A locked name is refused like a wrong password, after the same work (one argon2id verification
