@@ -5,7 +5,7 @@ import { CONSOLE_CLIENT_ID } from '../../src/oidc/provider.ts';
 import { startTestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, authorize, pkce, post, random } from '../helpers/flow.ts';
-import { expect, holds, nasty, percentEncode, sane, snapshot, unchanged } from '../helpers/fuzz.ts';
+import { expect, FUZZ_ENV, holds, nasty, percentEncode, sane, snapshot, unchanged } from '../helpers/fuzz.ts';
 
 /**
  * Property-based: whatever the authorization, token, end-session, introspection, revocation and
@@ -261,7 +261,7 @@ interface Sent {
 }
 
 t.test('the OIDC endpoints under arbitrary input', async (t) => {
-  const kh = await startTestApp(t);
+  const kh = await startTestApp(t, { env: FUZZ_ENV });
   const creds = await createUser(kh.users);
   const web = await createClient(kh.clients, { allowRefreshToken: true });
   const machine = await createClient(kh.clients, { type: 'client-credentials', name: 'Machine', redirectUris: [], postLogoutRedirectUris: [] });
@@ -628,7 +628,7 @@ t.test('the OIDC endpoints under arbitrary input', async (t) => {
 });
 
 t.test('a parameter Postgres cannot store (U+0000) is an invalid_request, not a 500', async (t) => {
-  const kh = await startTestApp(t);
+  const kh = await startTestApp(t, { env: FUZZ_ENV });
   const creds = await createUser(kh.users);
   const { client } = await createClient(kh.clients);
   const request = (extra: Record<string, string>) => ({
@@ -672,7 +672,7 @@ t.test('a parameter Postgres cannot store (U+0000) is an invalid_request, not a 
 });
 
 t.test('a resource indicator at the token endpoint uses up neither the code nor the refresh token', async (t) => {
-  const kh = await startTestApp(t);
+  const kh = await startTestApp(t, { env: FUZZ_ENV });
   const creds = await createUser(kh.users);
   const { client, secret } = await createClient(kh.clients, { allowRefreshToken: true });
   const auth = { clientId: client.id, secret };

@@ -4,7 +4,7 @@ import { startTestApp } from '../helpers/app.ts';
 import { Agent, loginForm } from '../helpers/browserless.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { pkce } from '../helpers/flow.ts';
-import { expect, holds, nasty, oddText, percentEncode, sane, snapshot, unchanged } from '../helpers/fuzz.ts';
+import { expect, FUZZ_ENV, holds, nasty, oddText, percentEncode, sane, snapshot, unchanged } from '../helpers/fuzz.ts';
 
 /**
  * Property-based: whatever is posted to the sign-in form (and its cancel button), with whatever uid,
@@ -112,7 +112,7 @@ const uid = fc.oneof(
 );
 
 t.test('the sign-in form under arbitrary input', async (t) => {
-  const kh = await startTestApp(t);
+  const kh = await startTestApp(t, { env: FUZZ_ENV });
   const { username, password } = await createUser(kh.users);
   const { client } = await createClient(kh.clients);
 
@@ -227,7 +227,7 @@ t.test('the sign-in form under arbitrary input', async (t) => {
 });
 
 t.test('a username holding U+0000 (which no account can have) is a wrong username, not a 500', async (t) => {
-  const kh = await startTestApp(t);
+  const kh = await startTestApp(t, { env: FUZZ_ENV });
   const { username, password } = await createUser(kh.users);
   const { client } = await createClient(kh.clients);
   const agent = new Agent();
@@ -246,7 +246,7 @@ t.test('a username holding U+0000 (which no account can have) is a wrong usernam
 });
 
 t.test('a body the sign-in form cannot take (another type, too large, malformed) gets a page, not problem+json', async (t) => {
-  const kh = await startTestApp(t);
+  const kh = await startTestApp(t, { env: FUZZ_ENV });
   const { client } = await createClient(kh.clients);
   const agent = new Agent();
   const url = new URL(`${kh.issuer}/auth`);
