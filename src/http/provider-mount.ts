@@ -8,6 +8,12 @@ function ownedByProvider(path: string): boolean {
   return PROVIDER_PREFIXES.some((p) => (p.endsWith('/') ? path.startsWith(p) : path === p || path.startsWith(`${p}/`)));
 }
 
+/**
+ * Endpoints that OpenID Connect requires to take a form POST as well as a GET: the authorization
+ * endpoint (Core 3.1.2.1) and the end-session endpoint (RP-Initiated Logout 2).
+ */
+const FORM_AS_GET = new Set(['/auth', '/session/end']);
+
 /** oidc-provider's own limit for form bodies. */
 const AUTH_BODY_LIMIT = 56 * 1024;
 
@@ -31,9 +37,9 @@ async function readBody(stream: AsyncIterable<Buffer>, limit: number): Promise<s
  * body. The issuer's path is the mount point: the provider sees the path below it and learns the
  * mount from `originalUrl`.
  *
- * An authorization request sent as a form (OIDC Core 3.1.2.1: the endpoint must take GET and POST) is
- * handed over as the equivalent GET. oidc-provider's own POST support is off: it needs SameSite=None
- * cookies, which browsers refuse over plain http. (A cross-site POST carries no SameSite=Lax cookie
+ * An authorization or end-session request sent as a form (OpenID Connect requires both endpoints to
+ * take GET and POST) is handed over as the equivalent GET. oidc-provider's own POST support is off: it
+ * needs SameSite=None cookies, which browsers refuse over plain http. (A cross-site POST carries no SameSite=Lax cookie
  * either way, so a user already signed in is asked to sign in again on such a request.)
  */
 export function mountProvider(app: FastifyInstance, provider: Provider, mountPath: string) {
@@ -53,7 +59,7 @@ export function mountProvider(app: FastifyInstance, provider: Provider, mountPat
       raw.originalUrl = `${mountPath}${raw.url}`;
       void callback(raw, reply.raw);
     };
-    if (inner !== '/auth' || request.method !== 'POST' || !isFormBody(request.headers['content-type'])) return handOver(search);
+    if (!FORM_AS_GET.has(inner) || request.method !== 'POST' || !isFormBody(request.headers['content-type'])) return handOver(search);
     readBody(raw, AUTH_BODY_LIMIT).then(
       (body) => {
         if (body === undefined) {

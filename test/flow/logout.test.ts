@@ -18,8 +18,15 @@ interface LogoutPage {
   csp: string | null;
 }
 
-async function endSession(agent: Agent, kh: TestApp, params: Record<string, string>): Promise<LogoutPage> {
-  const response = await agent.fetch(`${kh.issuer}/session/end?${new URLSearchParams(params)}`, { headers: { accept: 'text/html' } });
+/** The end-session request, sent as a GET or (as OpenID Connect allows too) as a form POST. */
+async function endSession(agent: Agent, kh: TestApp, params: Record<string, string>, method: 'GET' | 'POST' = 'GET'): Promise<LogoutPage> {
+  const response = method === 'GET'
+    ? await agent.fetch(`${kh.issuer}/session/end?${new URLSearchParams(params)}`, { headers: { accept: 'text/html' } })
+    : await agent.fetch(`${kh.issuer}/session/end`, {
+      method: 'POST',
+      headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(params).toString(),
+    });
   const html = await response.text();
   const action = /<form[^>]*method="post" action="([^"]+)"/.exec(html)?.[1];
   const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
@@ -85,6 +92,18 @@ t.test('RP-initiated logout', async (t) => {
     const { out, state: silentState } = await silent(agent);
     t.equal(out.params.get('error'), 'login_required', 'after logout, prompt=none gives login_required');
     t.equal(out.params.get('state'), silentState);
+  });
+
+  t.test('the end-session request may be a form POST, answered as the GET', async (t) => {
+    const { agent, idToken } = await signedIn();
+    const state = random();
+    const page = await endSession(agent, kh, { id_token_hint: idToken, post_logout_redirect_uri: SIGNED_OUT, state }, 'POST');
+    t.equal(page.status, 200);
+    t.ok(page.autoConfirms, 'the same page as for the GET');
+    const done = await confirm(agent, kh, page);
+    t.equal(done.status, 303);
+    t.equal(new URL(done.location!).searchParams.get('state'), state);
+    t.equal((await silent(agent)).out.params.get('error'), 'login_required', 'signed out');
   });
 
   t.test('logout revokes what the app got, except offline_access tokens, which outlive the session', async (t) => {
