@@ -1,11 +1,9 @@
 import t from 'tap';
 import { startTestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
-import { Agent, authorize, pkce, post, random, userinfo } from '../helpers/flow.ts';
+import { Agent, APP_REDIRECT as REDIRECT, post, signInForCode, userinfo } from '../helpers/flow.ts';
 
 /** Single use of codes and refresh tokens holds under concurrent redemption. */
-
-const REDIRECT = 'https://app.example.com/callback';
 
 t.test('concurrent redemption', async (t) => {
   const kh = await startTestApp(t);
@@ -14,16 +12,7 @@ t.test('concurrent redemption', async (t) => {
   const auth = { clientId: client.id, secret };
   const agent = new Agent();
 
-  const freshCode = async (scope = 'openid') => {
-    const { verifier, challenge } = pkce();
-    const out = await authorize(
-      agent,
-      kh.issuer,
-      { client_id: client.id, redirect_uri: REDIRECT, response_type: 'code', scope, state: random(), code_challenge: challenge, code_challenge_method: 'S256' },
-      creds,
-    );
-    return { code: out.params.get('code')!, verifier };
-  };
+  const freshCode = (scope = 'openid') => signInForCode(agent, kh.issuer, client.id, creds, scope);
   const redeem = (code: string, verifier: string) =>
     post(`${kh.issuer}/token`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }, auth);
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { adminToken, type ApiAnswer } from '../helpers/admin.ts';
+import { adminToken, answerOf, type ApiAnswer } from '../helpers/admin.ts';
 import { startTestApp } from '../helpers/app.ts';
 import { cursorLike, expect, holds, nasty, percentEncode, sane, snapshot, unchanged } from '../helpers/fuzz.ts';
 
@@ -172,15 +172,8 @@ async function send(origin: string, token: string, call: Call): Promise<ApiAnswe
     if (call.body.contentType !== undefined) headers['content-type'] = call.body.contentType;
   }
   const target = new URL(`${origin}/api/v1${call.path}`);
-  const response = await fetch(target, { method: call.method, headers, ...(payload !== undefined ? { body: payload } : {}) });
-  const text = await response.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: response.status, headers: response.headers, body: parsed, text, request: `${call.method} ${call.path} ${payload ?? ''}`, path: target.pathname };
+  const answer = await answerOf(await fetch(target, { method: call.method, headers, ...(payload !== undefined ? { body: payload } : {}) }));
+  return { ...answer, request: `${call.method} ${call.path} ${payload ?? ''}`, path: target.pathname };
 }
 
 /** The checks every answer passes; a refused request must leave the database as it was. */

@@ -25,16 +25,20 @@ export function apiFor(kh: { origin: string }, token: string | undefined): Api {
     else if (body !== undefined) payload = JSON.stringify(body);
     if (payload !== undefined) headers['content-type'] = 'application/json';
     Object.assign(headers, init.headers);
-    const response = await fetch(`${kh.origin}/api/v1${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    return { status: response.status, headers: response.headers, body: parsed, text };
+    return answerOf(await fetch(`${kh.origin}/api/v1${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) }));
   };
+}
+
+/** A response read whole: its text, and its body parsed as JSON when it is JSON. */
+export async function answerOf(response: Response): Promise<ApiAnswer> {
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
 }
 
 /** A client_credentials grant at the token endpoint. */

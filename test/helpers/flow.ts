@@ -142,6 +142,24 @@ export async function post(
 /** The redirect URL the test apps register. */
 export const APP_REDIRECT = 'https://app.example.com/callback';
 
+/** Signs `creds` in through `agent` (code flow with PKCE to APP_REDIRECT): the code and its verifier. */
+export async function signInForCode(
+  agent: Agent,
+  issuer: string,
+  clientId: string,
+  creds: { username: string; password: string },
+  scope = 'openid',
+): Promise<{ code: string; verifier: string }> {
+  const { verifier, challenge } = pkce();
+  const out = await authorize(
+    agent,
+    issuer,
+    { client_id: clientId, redirect_uri: APP_REDIRECT, response_type: 'code', scope, state: random(), code_challenge: challenge, code_challenge_method: 'S256' },
+    creds,
+  );
+  return { code: out.params.get('code')!, verifier };
+}
+
 /**
  * Signs `creds` in to a confidential client (code flow with PKCE, browserless) and exchanges the code:
  * the access and refresh tokens (a refresh token only when the client allows it and the scope asks).
@@ -153,16 +171,10 @@ export async function signInForTokens(
   scope = 'openid profile email offline_access',
   agent = new Agent(),
 ): Promise<{ accessToken: string; refreshToken: string }> {
-  const { verifier, challenge } = pkce();
-  const out = await authorize(
-    agent,
-    kh.issuer,
-    { client_id: client.id, redirect_uri: APP_REDIRECT, response_type: 'code', scope, state: random(), code_challenge: challenge, code_challenge_method: 'S256' },
-    creds,
-  );
+  const { code, verifier } = await signInForCode(agent, kh.issuer, client.id, creds, scope);
   const res = await post(
     `${kh.issuer}/token`,
-    { grant_type: 'authorization_code', code: out.params.get('code')!, redirect_uri: APP_REDIRECT, code_verifier: verifier },
+    { grant_type: 'authorization_code', code, redirect_uri: APP_REDIRECT, code_verifier: verifier },
     { clientId: client.id, secret: client.secret },
   );
   if (res.status !== 200) throw new Error(`token request failed: ${JSON.stringify(res.body)}`);
