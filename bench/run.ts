@@ -24,6 +24,8 @@ import { createUsersRepo } from '../src/repos/users.ts';
 import { createClientsService } from '../src/services/clients.ts';
 import { createUsersService } from '../src/services/users.ts';
 import { createLockouts } from '../src/security/lockouts.ts';
+import { createAuditTrail } from '../src/audit.ts';
+import { CLI } from '../src/services/audit-context.ts';
 import { loadConfig } from '../src/config.ts';
 import { BENCH_DIR, Child } from './lib/child.ts';
 import { parseOptions, USAGE, UsageError, type Options, type ScenarioName } from './lib/options.ts';
@@ -523,10 +525,11 @@ try {
   postgresVersion = (await pool.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]?.v ?? '';
 
   const models = createProviderModelsRepo(pool);
-  const clientsService = createClientsService({ clients: createClientsRepo(pool), models });
-  const usersService = createUsersService({ users: createUsersRepo(pool), models, lockouts: createLockouts(pool, loadConfig({}).lockout) });
+  const audit = createAuditTrail(pool, { retentionDays: 90 });
+  const clientsService = createClientsService({ clients: createClientsRepo(pool), models, audit });
+  const usersService = createUsersService({ users: createUsersRepo(pool), models, lockouts: createLockouts(pool, loadConfig({}).lockout), audit });
   const created = async (body: Record<string, unknown>): Promise<Credentials> => {
-    const { client, secret } = await clientsService.create(body);
+    const { client, secret } = await clientsService.create(body, CLI);
     if (!secret) throw new Error(`client ${client.name} came without a secret`);
     return { id: client.id, secret: secret.value };
   };
@@ -537,7 +540,7 @@ try {
   const accountIds: string[] = [];
   for (let i = 0; i < USERS; i++) {
     const username = `bench-user-${i}`;
-    const user = await usersService.create({ username, password, name: `Bench User ${i}`, email: `${username}@example.com` });
+    const user = await usersService.create({ username, password, name: `Bench User ${i}`, email: `${username}@example.com` }, CLI);
     accountIds.push(user.id);
     signinUsers.push({ username, password });
   }

@@ -20,7 +20,9 @@ import { createClientCache } from './oidc/client-cache.ts';
 import { createSecretVerifier } from './oidc/client-secrets.ts';
 import { createProvider } from './oidc/provider.ts';
 import { createRefreshGrace } from './oidc/refresh-grace.ts';
-import { createTokenThrottle, rememberAddress } from './oidc/throttle.ts';
+import { addressOf, createTokenThrottle, rememberAddress } from './oidc/throttle.ts';
+import { createAuditTrail } from './audit.ts';
+import { auditProviderEvents } from './oidc/audit-events.ts';
 import { CLIENT_CHANGES_CHANNEL, createClientsRepo } from './repos/clients.ts';
 import { createKeysRepo } from './repos/keys.ts';
 import { createProviderModelsRepo } from './repos/provider-models.ts';
@@ -93,6 +95,9 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
 
   const refreshGrace = config.refreshTokenReuseGrace > 0 ? createRefreshGrace(pool, config.refreshTokenReuseGrace) : undefined;
 
+  // Admin changes are recorded in their own transactions (services); the rest in batches off the request path.
+  const audit = createAuditTrail(pool, { logger, retentionDays: config.audit.retentionDays });
+
   const provider = createProvider({
     issuer: config.issuer,
     keys,
@@ -101,7 +106,12 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     users,
     secrets,
     refreshTokenLifetime: config.refreshTokenLifetime,
-    throttle: createTokenThrottle({ limiter, perMinute: config.rateLimits.tokenFailures }),
+    throttle: createTokenThrottle({
+      limiter,
+      perMinute: config.rateLimits.tokenFailures,
+      onClientAuthFailure: ({ clientId, address, endpoint }) =>
+        audit.later({ type: 'client.authentication_failed', actor: { kind: 'anonymous' }, target: { kind: 'client', id: clientId }, clientId, address, outcome: 'failure', details: { endpoint } }),
+    }),
     ...(refreshGrace ? { refreshGrace } : {}),
     trustProxy: config.trustProxy,
     logger,
@@ -109,6 +119,8 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   // Every URL Keyhold publishes comes from ISSUER, whatever Host or X-Forwarded-Host a request names.
   pinUrlsToIssuer(provider, config.issuer);
   installProviderSecurityHeaders(provider, config.issuer);
+
+  auditProviderEvents(provider, audit, { tokenEvents: config.audit.tokenEvents, addressOf });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -146,6 +158,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     lockouts,
     limiter,
     signinPerMinute: config.rateLimits.signin,
+    audit,
   });
   await app.register(consoleRoutes, { issuer: config.issuer });
   await app.register(adminApi, {
@@ -153,8 +166,9 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     provider,
     clientCache,
     usersRepo: users,
-    clients: createClientsService({ clients, models }),
-    users: createUsersService({ users, models, lockouts }),
+    clients: createClientsService({ clients, models, audit }),
+    users: createUsersService({ users, models, lockouts, audit }),
+    audit,
   });
 
   // Expired codes, tokens, sessions and interactions are swept in small batches, off the request path.
@@ -175,6 +189,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
       await limiter.sweep();
       await lockouts.sweep();
       await refreshGrace?.sweep();
+      await audit.sweep();
     } catch (err) {
       logger.warn({ err }, 'sweeping expired provider rows failed');
     } finally {
@@ -186,6 +201,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   app.addHook('onClose', async () => {
     clearInterval(sweep);
     await listener.close();
+    await audit.close();
   });
 
   return { app, provider };

@@ -15,6 +15,8 @@ import { createKeysRepo } from './repos/keys.ts';
 import { createProviderModelsRepo } from './repos/provider-models.ts';
 import { createUsersRepo } from './repos/users.ts';
 import { createLockouts } from './security/lockouts.ts';
+import { createAuditTrail } from './audit.ts';
+import { CLI } from './services/audit-context.ts';
 import { createClientsService, type ClientView } from './services/clients.ts';
 import { createUsersService } from './services/users.ts';
 
@@ -46,10 +48,19 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 
 const print = (ctx: CommandContext, value: unknown, human: string) => ctx.out(ctx.json ? JSON.stringify(value, null, 2) : human);
 
-const usersService = (ctx: CommandContext, db: Database) =>
-  createUsersService({ users: createUsersRepo(db.pool), models: createProviderModelsRepo(db.pool), lockouts: createLockouts(db.pool, ctx.config.lockout) });
+/** The audit trail of CLI commands: every change they make is recorded in its transaction, as the admin API's are. */
+const auditOf = (ctx: CommandContext, db: Database) => createAuditTrail(db.pool, { retentionDays: ctx.config.audit.retentionDays });
 
-const clientsService = (db: Database) => createClientsService({ clients: createClientsRepo(db.pool), models: createProviderModelsRepo(db.pool) });
+const usersService = (ctx: CommandContext, db: Database) =>
+  createUsersService({
+    users: createUsersRepo(db.pool),
+    models: createProviderModelsRepo(db.pool),
+    lockouts: createLockouts(db.pool, ctx.config.lockout),
+    audit: auditOf(ctx, db),
+  });
+
+const clientsService = (ctx: CommandContext, db: Database) =>
+  createClientsService({ clients: createClientsRepo(db.pool), models: createProviderModelsRepo(db.pool), audit: auditOf(ctx, db) });
 
 const CLIENT_FLAGS: Record<string, string> = {
   type: '--type',
@@ -106,7 +117,7 @@ export const commands: Record<string, Command> = {
         ...(values.name !== undefined ? { name: values.name } : {}),
         roles: values.admin ? ['admin'] : [],
         ...(password !== undefined ? { password } : {}),
-      }).catch(explain(USER_FLAGS));
+      }, CLI).catch(explain(USER_FLAGS));
       print(ctx, user, `created user ${user.username} (${user.id})${password ? '' : '; it has no password yet and cannot sign in'}`);
     },
   },
@@ -116,7 +127,7 @@ export const commands: Record<string, Command> = {
     async run(ctx) {
       const { positionals } = parse(ctx.args, {}, true);
       if (positionals.length !== 1) throw new CliError('give the id of one user: users unlock ID');
-      const user = await usersService(ctx, await ctx.db()).unlock(positionals[0]!).catch(explain({}));
+      const user = await usersService(ctx, await ctx.db()).unlock(positionals[0]!, CLI).catch(explain({}));
       print(ctx, user, `unlocked user ${user.username} (${user.id}): the sign-in failure count starts again`);
     },
   },
@@ -159,7 +170,7 @@ export const commands: Record<string, Command> = {
         ...(Object.keys(secret).length ? { secret } : {}),
       };
       const db = await ctx.db();
-      const created = await clientsService(db).create(body).catch(explain(CLIENT_FLAGS));
+      const created = await clientsService(ctx, db).create(body, CLI).catch(explain(CLIENT_FLAGS));
       const lines = [`created ${created.client.type} client ${JSON.stringify(created.client.name)}`, `client id:     ${created.client.id}`];
       if (created.secret) {
         lines.push(`client secret: ${created.secret.value}`);
@@ -174,7 +185,7 @@ export const commands: Record<string, Command> = {
     async run(ctx) {
       const { values } = parse(ctx.args, { type: { type: 'string' } });
       const db = await ctx.db();
-      const service = clientsService(db);
+      const service = clientsService(ctx, db);
       const items: ClientView[] = [];
       let cursor: string | null = null;
       do {
@@ -198,7 +209,7 @@ export const commands: Record<string, Command> = {
       if (positionals.length !== 1) throw new CliError('give exactly one client id');
       const id = positionals[0]!;
       const db = await ctx.db();
-      await clientsService(db).delete(id).catch(explain({}));
+      await clientsService(ctx, db).delete(id, CLI).catch(explain({}));
       print(ctx, { id, deleted: true }, `deleted client ${id}; its tokens no longer work`);
     },
   },

@@ -35,6 +35,8 @@ export interface Config {
    * address, and failed client authentications per client.
    */
   readonly rateLimits: { readonly signin: number; readonly tokenFailures: number };
+  /** The audit trail: days events are kept; whether each token issuance is an event (a write per grant). */
+  readonly audit: { readonly retentionDays: number; readonly tokenEvents: boolean };
   /**
    * AES-256 keys that encrypt signing and cookie keys at rest; the first seals, all open. Empty when
    * unset: the embedded database then keeps a generated one in `DATA_DIR` (see encryption-keys.ts).
@@ -98,6 +100,8 @@ const envSchema = z.object({
   LOCKOUT_MAX_SECONDS: integerString(1, 86_400).default(900),
   RATE_LIMIT_SIGNIN_PER_MINUTE: integerString(0, 100_000).default(60),
   RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE: integerString(0, 100_000).default(60),
+  AUDIT_RETENTION_DAYS: integerString(1, 36_500).default(90),
+  AUDIT_TOKEN_EVENTS: booleanString.default(false),
   ENCRYPTION_KEYS: z
     .string()
     .transform((v, ctx) => {
@@ -148,6 +152,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     refreshTokenReuseGrace: e.REFRESH_TOKEN_REUSE_GRACE,
     lockout: Object.freeze({ threshold: e.LOCKOUT_THRESHOLD, seconds: e.LOCKOUT_SECONDS, maxSeconds: e.LOCKOUT_MAX_SECONDS }),
     rateLimits: Object.freeze({ signin: e.RATE_LIMIT_SIGNIN_PER_MINUTE, tokenFailures: e.RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE }),
+    audit: Object.freeze({ retentionDays: e.AUDIT_RETENTION_DAYS, tokenEvents: e.AUDIT_TOKEN_EVENTS }),
     encryptionKeys: Object.freeze(e.ENCRYPTION_KEYS ?? []),
   });
 }

@@ -59,15 +59,26 @@ function tooMany(ctx: KoaContextWithOIDC, retryAfter: number, description: strin
  * it, on every instance; a client's failures past half the limit are answered more and more slowly first.
  * Requests that succeed are neither counted nor delayed, and cost no query.
  */
-export function createTokenThrottle({ limiter, perMinute }: { limiter: RateLimiter; perMinute: number }) {
+export interface TokenThrottleDeps {
+  limiter: RateLimiter;
+  perMinute: number;
+  /** Hears every failed authentication of a client that exists, counted or not (the audit trail). */
+  onClientAuthFailure?: (failure: { clientId: string; address: string; endpoint: string }) => void;
+}
+
+/** The client's address as the HTTP host resolved it (see rememberAddress). */
+export function addressOf(request: IncomingMessage): string {
+  return addresses.get(request) ?? request.socket.remoteAddress ?? 'unknown';
+}
+
+export function createTokenThrottle({ limiter, perMinute, onClientAuthFailure }: TokenThrottleDeps) {
   const slowdownFrom = Math.ceil(perMinute / 2);
 
   return {
     /** Wraps the client secret check: a closed client is refused before its secret is looked at. */
     guardSecretCheck(verify: (clientId: string, presented: string) => Promise<boolean>) {
-      if (perMinute === 0) return verify;
       return async (clientId: string, presented: string) => {
-        const closedFor = limiter.closedFor(clientBucket(clientId));
+        const closedFor = perMinute === 0 ? 0 : limiter.closedFor(clientBucket(clientId));
         if (closedFor > 0) {
           const o = outcome();
           if (o) o.retryAfter = closedFor;
@@ -85,14 +96,16 @@ export function createTokenThrottle({ limiter, perMinute }: { limiter: RateLimit
     /** Provider middleware: refuses closed addresses, counts failures, and answers 429 beyond the limit. */
     middleware() {
       return async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
-        if (perMinute === 0 || ctx.method !== 'POST' || !GUARDED_PATHS.has(ctx.path)) return next();
-        const address = addresses.get(ctx.req) ?? ctx.req.socket.remoteAddress ?? 'unknown';
-        const closedFor = limiter.closedFor(addressBucket(address));
+        if (ctx.method !== 'POST' || !GUARDED_PATHS.has(ctx.path)) return next();
+        const address = addressOf(ctx.req);
+        const closedFor = perMinute === 0 ? 0 : limiter.closedFor(addressBucket(address));
         if (closedFor > 0) return tooMany(ctx, closedFor, `too many failed requests from this address: retry after ${closedFor} seconds`);
 
         await next();
 
         const o = outcomes.get(ctx);
+        if (o?.failedClientId) onClientAuthFailure?.({ clientId: o.failedClientId, address, endpoint: ctx.oidc?.route ?? ctx.path });
+        if (perMinute === 0) return;
         if (ctx.status === 429) {
           if (o?.retryAfter) ctx.set('retry-after', String(o.retryAfter));
           return;

@@ -105,8 +105,13 @@ export interface ClientsRepoOptions {
 export interface ClientsTransaction {
   /** The transaction's connection: other repositories' statements on it commit or roll back with the changes. */
   db: PoolClient;
+  /** The client as it is now, its row locked until the transaction ends (the "before" of a change). */
+  lock(id: string): Promise<Client | undefined>;
+  create(input: NewClient, firstSecret?: NewSecret): Promise<{ client: Client; secret?: ClientSecret }>;
   update(id: string, changes: ClientChanges): Promise<Client | undefined>;
   delete(id: string): Promise<boolean>;
+  addSecret(clientId: string, secret: NewSecret): Promise<ClientSecret>;
+  deleteSecret(clientId: string, secretId: string): Promise<boolean>;
 }
 
 export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions = {}) {
@@ -167,31 +172,47 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
     return toSecret(rows[0]!);
   }
 
+  async function createOn(db: PoolClient, input: NewClient, firstSecret?: NewSecret): Promise<{ client: Client; secret?: ClientSecret }> {
+    const { rows } = await db.query<ClientRow>(
+      `INSERT INTO clients (type, name, enabled, redirect_uris, post_logout_redirect_uris, allow_refresh_token,
+         access_token_lifetime, allowed_cors_origins, roles)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${CLIENT_COLUMNS}`,
+      [
+        input.type,
+        input.name,
+        input.enabled ?? true,
+        input.redirectUris ?? [],
+        input.postLogoutRedirectUris ?? [],
+        input.allowRefreshToken ?? false,
+        input.accessTokenLifetime ?? 3600,
+        input.allowedCorsOrigins ?? [],
+        input.roles ?? [],
+      ],
+    );
+    const client = toClient(rows[0]!);
+    const secret = firstSecret ? await insertSecret(db, client.id, firstSecret) : undefined;
+    await announce(db, client.id);
+    return secret ? { client, secret } : { client };
+  }
+
+  async function addSecretOn(db: PoolClient, clientId: string, secret: NewSecret): Promise<ClientSecret> {
+    const stored = await insertSecret(db, clientId, secret);
+    await announce(db, clientId);
+    return stored;
+  }
+
+  async function deleteSecretOn(db: PoolClient, clientId: string, secretId: string): Promise<boolean> {
+    const { rowCount } = await db.query('DELETE FROM client_secrets WHERE client_id = $1 AND id = $2', [clientId, secretId]);
+    if (rowCount !== 1) return false;
+    await bumpVersion(db, clientId);
+    await announce(db, clientId);
+    return true;
+  }
+
   return {
     /** Creates a client and, when given, its first secret, atomically. */
     async create(input: NewClient, firstSecret?: NewSecret): Promise<{ client: Client; secret?: ClientSecret }> {
-      return withTransaction(pool, async (db) => {
-        const { rows } = await db.query<ClientRow>(
-          `INSERT INTO clients (type, name, enabled, redirect_uris, post_logout_redirect_uris, allow_refresh_token,
-             access_token_lifetime, allowed_cors_origins, roles)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${CLIENT_COLUMNS}`,
-          [
-            input.type,
-            input.name,
-            input.enabled ?? true,
-            input.redirectUris ?? [],
-            input.postLogoutRedirectUris ?? [],
-            input.allowRefreshToken ?? false,
-            input.accessTokenLifetime ?? 3600,
-            input.allowedCorsOrigins ?? [],
-            input.roles ?? [],
-          ],
-        );
-        const client = toClient(rows[0]!);
-        const secret = firstSecret ? await insertSecret(db, client.id, firstSecret) : undefined;
-        await announce(db, client.id);
-        return secret ? { client, secret } : { client };
-      });
+      return withTransaction(pool, (db) => createOn(db, input, firstSecret));
     },
 
     async findById(id: string): Promise<Client | undefined> {
@@ -235,6 +256,16 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
       const result = await withTransaction(pool, (db) =>
         fn({
           db,
+          lock: async (id) => {
+            if (!isUuid(id)) return undefined;
+            const { rows } = await db.query<ClientRow>(`SELECT ${CLIENT_COLUMNS} FROM clients WHERE id = $1 FOR UPDATE`, [id]);
+            return rows[0] ? toClient(rows[0]) : undefined;
+          },
+          create: async (input, firstSecret) => {
+            const created = await createOn(db, input, firstSecret);
+            changed.add(created.client.id);
+            return created;
+          },
           update: async (id, changes) => {
             if (!isUuid(id)) return undefined;
             changed.add(id);
@@ -244,6 +275,15 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
             if (!isUuid(id)) return false;
             changed.add(id);
             return deleteOn(db, id);
+          },
+          addSecret: async (clientId, secret) => {
+            changed.add(clientId);
+            return addSecretOn(db, clientId, secret);
+          },
+          deleteSecret: async (clientId, secretId) => {
+            if (!isUuid(clientId) || !isUuid(secretId)) return false;
+            changed.add(clientId);
+            return deleteSecretOn(db, clientId, secretId);
           },
         }),
       );
@@ -277,22 +317,12 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
     },
 
     async addSecret(clientId: string, secret: NewSecret): Promise<ClientSecret> {
-      return changing(clientId, async (db) => {
-        const stored = await insertSecret(db, clientId, secret);
-        await announce(db, clientId);
-        return stored;
-      });
+      return changing(clientId, (db) => addSecretOn(db, clientId, secret));
     },
 
     async deleteSecret(clientId: string, secretId: string): Promise<boolean> {
       if (!isUuid(clientId) || !isUuid(secretId)) return false;
-      return changing(clientId, async (db) => {
-        const { rowCount } = await db.query('DELETE FROM client_secrets WHERE client_id = $1 AND id = $2', [clientId, secretId]);
-        if (rowCount !== 1) return false;
-        await bumpVersion(db, clientId);
-        await announce(db, clientId);
-        return true;
-      });
+      return changing(clientId, (db) => deleteSecretOn(db, clientId, secretId));
     },
 
     /**

@@ -98,8 +98,13 @@ export function createUsersRepo(pool: Pool) {
     },
 
     /** A user by id; read on every token request that has one, so concurrent reads share a statement. */
-    async findById(id: string): Promise<User | undefined> {
+    async findById(id: string, db?: Queryable, { lock = false }: { lock?: boolean } = {}): Promise<User | undefined> {
       if (!isUuid(id)) return undefined;
+      if (db) {
+        // Inside a transaction: read on its connection, the row locked until it ends when asked.
+        const { rows } = await db.query<UserRow>(`SELECT ${COLUMNS} FROM users WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [id]);
+        return rows[0] ? toUser(rows[0]) : undefined;
+      }
       return findByIdBatch(id);
     },
 

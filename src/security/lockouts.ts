@@ -1,5 +1,5 @@
 import { digest } from '../crypto/digest.ts';
-import type { Pool } from '../db/pool.ts';
+import type { Pool, Queryable } from '../db/pool.ts';
 
 export interface LockoutPolicy {
   /** Consecutive failures that lock an account. */
@@ -69,8 +69,8 @@ export function createLockouts(pool: Pool, policy: LockoutPolicy) {
     },
 
     /** A successful sign-in or an administrator's unlock: the count starts again. */
-    async reset(username: string): Promise<void> {
-      await pool.query({ name: 'keyhold-lockout-reset', text: 'DELETE FROM signin_failures WHERE username_digest = $1', values: [usernameDigest(username)] });
+    async reset(username: string, db: Queryable = pool): Promise<void> {
+      await db.query({ name: 'keyhold-lockout-reset', text: 'DELETE FROM signin_failures WHERE username_digest = $1', values: [usernameDigest(username)] });
     },
 
     /** When each of these names is locked until (names not locked are absent). */

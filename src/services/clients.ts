@@ -11,6 +11,8 @@ import {
   type ClientType,
 } from '../repos/clients.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
+import type { AuditEventType, AuditTarget, AuditTrail } from '../audit.ts';
+import { changedFields, type AuditContext } from './audit-context.ts';
 import { newSecret, secretInputSchema, type SecretInput } from './secret-input.ts';
 import { invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, text, fieldProblems, type Page } from './validation.ts';
 
@@ -158,9 +160,26 @@ const tooManySecrets = () => conflict(`a client holds at most ${MAX_SECRETS_PER_
 export interface ClientsServiceDeps {
   clients: ClientsRepo;
   models: Pick<ProviderModelsRepo, 'revokeByClientId'>;
+  audit: Pick<AuditTrail, 'record'>;
 }
 
-export function createClientsService({ clients, models }: ClientsServiceDeps) {
+/** A client's fields that an event shows (what the API shows, without its secrets and timestamps). */
+function auditView(client: Client): Record<string, unknown> {
+  const { secrets: _secrets, createdAt: _createdAt, updatedAt: _updatedAt, ...view } = serializeClient(client, []);
+  return view;
+}
+
+export function createClientsService({ clients, models, audit }: ClientsServiceDeps) {
+  const event = (by: AuditContext, type: AuditEventType, client: Pick<Client, 'id' | 'name'>, details: Record<string, unknown>, target?: AuditTarget) => ({
+    type,
+    actor: by.actor,
+    target: target ?? { kind: 'client' as const, id: client.id, name: client.name },
+    clientId: client.id,
+    address: by.address ?? null,
+    outcome: 'success' as const,
+    details,
+  });
+
   async function existing(id: string): Promise<Client> {
     const client = await clients.findById(id);
     if (!client) throw notFoundClient(id);
@@ -169,7 +188,7 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
 
   return {
     /** Validates and creates a client; hybrid and client-credentials clients get a first secret, whose value is returned this once. */
-    async create(body: unknown): Promise<{ client: ClientView; secret?: NewSecretView }> {
+    async create(body: unknown, by: AuditContext): Promise<{ client: ClientView; secret?: NewSecretView }> {
       if (!isPlainObject(body)) throw invalid([{ path: '', message: 'the body must be a JSON object' }]);
       const type = body.type;
       if (typeof type !== 'string' || !(CLIENT_TYPES as readonly string[]).includes(type)) {
@@ -187,7 +206,8 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
       if (mix.length) throw invalid(mix);
 
       const secret = hasSecrets(clientType) ? newSecret(input.secret as SecretInput | undefined) : undefined;
-      const created = await clients.create(
+      const created = await clients.transaction(async (tx) => {
+        const made = await tx.create(
         {
           type: clientType,
           name: input.name as string,
@@ -200,7 +220,13 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
           ...(input.roles !== undefined ? { roles: input.roles as string[] } : {}),
         },
         secret?.stored,
-      );
+        );
+        await audit.record(tx.db, event(by, 'client.created', made.client, {
+          after: auditView(made.client),
+          ...(made.secret ? { secret: { id: made.secret.id, description: made.secret.description, expiresAt: made.secret.expiresAt?.toISOString() ?? null } } : {}),
+        }));
+        return made;
+      });
       const view = serializeClient(created.client, created.secret ? [created.secret] : []);
       return secret && created.secret ? { client: view, secret: { ...serializeSecret(created.secret), value: secret.value } } : { client: view };
     },
@@ -225,7 +251,7 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
     },
 
     /** Changes the fields given; absent fields stay. In force on the next request on every instance. */
-    async update(id: string, body: unknown): Promise<ClientView> {
+    async update(id: string, body: unknown, by: AuditContext): Promise<ClientView> {
       const client = await existing(id);
       if (!isPlainObject(body)) throw invalid([{ path: '', message: 'the body must be a JSON object' }]);
       const { problems, rest } = misplacedKeys(body, client.type, 'update');
@@ -238,16 +264,23 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
         (changes.postLogoutRedirectUris as string[] | undefined) ?? client.postLogoutRedirectUris,
       );
       if (mix.length) throw invalid(mix);
-      const updated = await clients.update(id, changes);
-      if (!updated) throw notFoundClient(id);
+      const updated = await clients.transaction(async (tx) => {
+        const before = await tx.lock(id);
+        const after = before && (await tx.update(id, changes));
+        if (!before || !after) throw notFoundClient(id);
+        await audit.record(tx.db, event(by, 'client.updated', after, changedFields(auditView(before), auditView(after))));
+        return after;
+      });
       return serializeClient(updated, hasSecrets(updated.type) ? await clients.listSecrets(id) : []);
     },
 
     /** Deletes a client; every token, code and grant issued to it goes with it, in the same transaction. */
-    async delete(id: string): Promise<void> {
+    async delete(id: string, by: AuditContext): Promise<void> {
       await clients.transaction(async (tx) => {
-        if (!(await tx.delete(id))) throw notFoundClient(id);
+        const before = await tx.lock(id);
+        if (!before || !(await tx.delete(id))) throw notFoundClient(id);
         await models.revokeByClientId(id, tx.db);
+        await audit.record(tx.db, event(by, 'client.deleted', before, { before: auditView(before) }));
       });
     },
 
@@ -257,13 +290,17 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
     },
 
     /** Adds a secret; its value is in the answer and nowhere else, ever. */
-    async addSecret(id: string, body: unknown): Promise<NewSecretView> {
+    async addSecret(id: string, body: unknown, by: AuditContext): Promise<NewSecretView> {
       const client = await existing(id);
       if (!hasSecrets(client.type)) throw conflict(`${client.type} clients are public: they hold no secrets`);
       const input = parseOrThrow(secretInputSchema, body === undefined ? {} : body);
       const secret = newSecret(input);
       try {
-        const stored = await clients.addSecret(id, secret.stored);
+        const stored = await clients.transaction(async (tx) => {
+          const added = await tx.addSecret(id, secret.stored);
+          await audit.record(tx.db, event(by, 'client.secret_created', client, { description: added.description, expiresAt: added.expiresAt?.toISOString() ?? null }, { kind: 'secret', id: added.id }));
+          return added;
+        });
         return { ...serializeSecret(stored), value: secret.value };
       } catch (err) {
         if (err instanceof TooManySecretsError) throw tooManySecrets();
@@ -272,9 +309,12 @@ export function createClientsService({ clients, models }: ClientsServiceDeps) {
     },
 
     /** Deletes a secret: it fails at the token endpoint from the next request on. */
-    async deleteSecret(id: string, secretId: string): Promise<void> {
-      await existing(id);
-      if (!(await clients.deleteSecret(id, secretId))) throw notFound(`client ${id} has no secret with id ${JSON.stringify(secretId)}`);
+    async deleteSecret(id: string, secretId: string, by: AuditContext): Promise<void> {
+      const client = await existing(id);
+      await clients.transaction(async (tx) => {
+        if (!(await tx.deleteSecret(id, secretId))) throw notFound(`client ${id} has no secret with id ${JSON.stringify(secretId)}`);
+        await audit.record(tx.db, event(by, 'client.secret_deleted', client, {}, { kind: 'secret', id: secretId }));
+      });
     },
   };
 }

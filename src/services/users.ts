@@ -5,6 +5,8 @@ import { hashSecret } from '../passwords.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
 import { UsernameTakenError, type User, type UsersRepo } from '../repos/users.ts';
 import type { Lockouts } from '../security/lockouts.ts';
+import type { AuditEventType, AuditTrail } from '../audit.ts';
+import { changedFields, type AuditContext } from './audit-context.ts';
 import { fieldProblems, invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, text, type Page } from './validation.ts';
 
 /** Users, with the admin API's rules; the admin API routes and the CLI both go through here. */
@@ -89,9 +91,26 @@ export interface UsersServiceDeps {
   users: UsersRepo;
   models: Pick<ProviderModelsRepo, 'revokeByAccountId'>;
   lockouts: Pick<Lockouts, 'lockedUntil' | 'reset'>;
+  audit: Pick<AuditTrail, 'record'>;
 }
 
-export function createUsersService({ users, models, lockouts }: UsersServiceDeps) {
+/** A user's fields that an event shows: what the API shows, never a password or its hash. */
+function auditView(user: User): Record<string, unknown> {
+  const { lockedUntil: _lockedUntil, createdAt: _createdAt, ...view } = serializeUser(user);
+  return view;
+}
+
+export function createUsersService({ users, models, lockouts, audit }: UsersServiceDeps) {
+  const event = (by: AuditContext, type: AuditEventType, user: Pick<User, 'id' | 'username'>, details: Record<string, unknown>) => ({
+    type,
+    actor: by.actor,
+    target: { kind: 'user' as const, id: user.id, name: user.username },
+    userId: user.id,
+    address: by.address ?? null,
+    outcome: 'success' as const,
+    details,
+  });
+
   /** Users as the API shows them, with the sign-in lockouts in force (one query for all of them). */
   async function views(list: User[]): Promise<UserView[]> {
     const locks = await lockouts.lockedUntil(list.map((u) => u.username));
@@ -111,16 +130,21 @@ export function createUsersService({ users, models, lockouts }: UsersServiceDeps
 
   return {
     /** Creates a user; usernames are unique whatever their case (409 otherwise). Passwords are stored as argon2id hashes. */
-    async create(body: unknown): Promise<UserView> {
+    async create(body: unknown, by: AuditContext): Promise<UserView> {
       const input = parseBody(createSchema, body, 'create');
+      const passwordHash = input.password === undefined ? null : await hashSecret(input.password);
       try {
-        const user = await users.create({
-          username: input.username,
-          email: input.email ?? null,
-          name: input.name ?? null,
-          roles: input.roles ?? [],
-          disabled: input.disabled ?? false,
-          passwordHash: input.password === undefined ? null : await hashSecret(input.password),
+        const user = await users.transaction(async (db) => {
+          const created = await users.create({
+            username: input.username,
+            email: input.email ?? null,
+            name: input.name ?? null,
+            roles: input.roles ?? [],
+            disabled: input.disabled ?? false,
+            passwordHash,
+          }, db);
+          await audit.record(db, event(by, 'user.created', created, { after: auditView(created), passwordSet: passwordHash !== null }));
+          return created;
         });
         // Failures counted against the name before it was a user (names that do not exist lock too) are not theirs.
         await lockouts.reset(user.username);
@@ -144,10 +168,13 @@ export function createUsersService({ users, models, lockouts }: UsersServiceDeps
     },
 
     /** Ends a sign-in lockout and resets the failure count (an administrator's decision). */
-    async unlock(id: string): Promise<UserView> {
+    async unlock(id: string, by: AuditContext): Promise<UserView> {
       const user = await users.findById(id);
       if (!user) throw notFoundUser(id);
-      await lockouts.reset(user.username);
+      await users.transaction(async (db) => {
+        await lockouts.reset(user.username, db);
+        await audit.record(db, event(by, 'user.unlocked', user, {}));
+      });
       return serializeUser(user);
     },
 
@@ -155,7 +182,7 @@ export function createUsersService({ users, models, lockouts }: UsersServiceDeps
      * Changes the fields given. Disabling a user ends their sessions, grants and tokens in the same
      * transaction, for good: enabling them again revives none of it.
      */
-    async update(id: string, body: unknown): Promise<UserView> {
+    async update(id: string, body: unknown, by: AuditContext): Promise<UserView> {
       if (!(await users.findById(id))) throw notFoundUser(id);
       const { password, ...changes } = parseBody(updateSchema, body, 'update');
       // Hashed before the transaction: it holds its locks for a few statements, not for an argon2id hash.
@@ -164,20 +191,27 @@ export function createUsersService({ users, models, lockouts }: UsersServiceDeps
       const endsAdmin = changes.disabled === true || (changes.roles !== undefined && !changes.roles.includes(ADMIN));
       const user = await users.transaction(async (db) => {
         if (endsAdmin) await keepAnAdmin(db, id, changes.disabled ? 'disabled' : 'lose the admin role');
-        const updated = await users.update(id, { ...changes, ...(passwordHash === undefined ? {} : { passwordHash }) }, db);
-        if (!updated) throw notFoundUser(id);
+        const before = await users.findById(id, db, { lock: true });
+        const updated = before && (await users.update(id, { ...changes, ...(passwordHash === undefined ? {} : { passwordHash }) }, db));
+        if (!before || !updated) throw notFoundUser(id);
         if (changes.disabled === true) await models.revokeByAccountId(updated.id, db);
+        await audit.record(db, event(by, 'user.updated', updated, {
+          ...changedFields(auditView(before), auditView(updated)),
+          ...(passwordHash === undefined ? {} : { passwordChanged: true }),
+        }));
         return updated;
       });
       return view(user);
     },
 
     /** Deletes a user; their sessions, grants and tokens go with them, in the same transaction. */
-    async delete(id: string): Promise<void> {
+    async delete(id: string, by: AuditContext): Promise<void> {
       if (!(await users.findById(id))) throw notFoundUser(id);
       await users.transaction(async (db) => {
         await keepAnAdmin(db, id, 'deleted');
-        if (!(await users.delete(id, db))) throw notFoundUser(id);
+        const before = await users.findById(id, db, { lock: true });
+        if (!before || !(await users.delete(id, db))) throw notFoundUser(id);
+        await audit.record(db, event(by, 'user.deleted', before, { before: auditView(before) }));
         // Account ids are stored as Postgres writes a uuid (lower case), whatever the case of the request's.
         await models.revokeByAccountId(id.toLowerCase(), db);
       });

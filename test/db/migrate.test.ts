@@ -20,7 +20,7 @@ t.test('migrations apply from an empty database, and a second run changes nothin
   const first = await migrate(db.pool);
   const all = (await loadMigrations()).map((m) => m.name);
   t.same(first, all, 'every migration applied');
-  t.same(await tables(db.pool), ['client_secrets', 'clients', 'keys', 'oidc_payloads', 'rate_limits', 'refresh_token_replays', 'schema_migrations', 'signin_failures', 'users']);
+  t.same(await tables(db.pool), ['audit_events', 'client_secrets', 'clients', 'keys', 'oidc_payloads', 'rate_limits', 'refresh_token_replays', 'schema_migrations', 'signin_failures', 'users']);
   t.same(await migrate(db.pool), [], 'nothing left to apply');
   const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM schema_migrations');
   t.equal(rows[0].n, all.length);

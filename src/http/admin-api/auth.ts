@@ -1,7 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import { ADMIN_ROLE } from '../../bootstrap.ts';
+import type { AuditActor } from '../../audit.ts';
 import { ProblemError } from '../../errors.ts';
+import type { AuditContext } from '../../services/audit-context.ts';
 import { ADMIN_SCOPE, CONSOLE_CLIENT_ID } from '../../oidc/provider.ts';
 import type { ClientCache } from '../../oidc/client-cache.ts';
 import type { UsersRepo } from '../../repos/users.ts';
@@ -13,6 +15,17 @@ declare module 'fastify' {
   interface FastifyRequest {
     admin?: AdminPrincipal;
   }
+}
+
+/** Who made an admin API request, and from where, as the audit trail records it. */
+export function auditContext(request: FastifyRequest): AuditContext {
+  const admin = request.admin;
+  const actor: AuditActor = !admin
+    ? { kind: 'anonymous' }
+    : admin.kind === 'user'
+      ? { kind: 'user', id: admin.userId, username: admin.username }
+      : { kind: 'client', id: admin.clientId };
+  return { actor, address: request.ip };
 }
 
 /** A 401 or 403 that carries its RFC 6750 challenge for the WWW-Authenticate header. */

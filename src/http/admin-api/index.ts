@@ -4,6 +4,8 @@ import { notFound, ProblemError, sendProblem } from '../../errors.ts';
 import type { ClientCache } from '../../oidc/client-cache.ts';
 import type { UsersRepo } from '../../repos/users.ts';
 import type { ClientsService } from '../../services/clients.ts';
+import type { AuditTrail } from '../../audit.ts';
+import { createAuditEventsService } from '../../services/audit-events.ts';
 import type { UsersService } from '../../services/users.ts';
 import { BearerError, createAdminAuth } from './auth.ts';
 import { clientRoutes } from './clients.ts';
@@ -17,6 +19,7 @@ export interface AdminApiDeps {
   usersRepo: UsersRepo;
   clients: ClientsService;
   users: UsersService;
+  audit: Pick<AuditTrail, 'list'>;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -64,4 +67,6 @@ export async function adminApi(app: FastifyInstance, deps: AdminApiDeps) {
 
   await app.register(clientRoutes, { clients: deps.clients });
   await app.register(userRoutes, { users: deps.users });
+  const auditEvents = createAuditEventsService({ audit: deps.audit });
+  app.get('/audit-events', async (request) => auditEvents.list(request.query));
 }

@@ -6,6 +6,7 @@ import { errors } from 'oidc-provider';
 import { z } from 'zod';
 import { verifyDummy, verifySecret } from '../../passwords.ts';
 import type { UsersRepo } from '../../repos/users.ts';
+import type { AuditTrail } from '../../audit.ts';
 import type { Lockouts } from '../../security/lockouts.ts';
 import type { RateLimiter } from '../../security/rate-limits.ts';
 import { cspSource, escapeHtml, messagePage, page } from '../../oidc/views.ts';
@@ -19,6 +20,8 @@ export interface InteractionDeps {
   limiter: RateLimiter;
   /** Sign-in posts allowed per address per minute, shared by every instance; 0 is no limit. */
   signinPerMinute: number;
+  /** Sign-ins, failures and lockouts are recorded, off the request path. */
+  audit: Pick<AuditTrail, 'later'>;
 }
 
 const WRONG_CREDENTIALS = 'Incorrect username or password.';
@@ -176,8 +179,19 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
       : found?.passwordHash && !found.user.disabled
         ? await verifySecret(found.passwordHash, password)
         : await verifyDummy(password);
+    const clientId = String(interaction.params.client_id);
+    const attempt = { clientId, userId: found?.user.id ?? null, address: request.ip };
     if (!ok || !found) {
       const after = username ? await deps.lockouts.recordFailure(username) : lock;
+      // What was typed as a name is not recorded unless it is a user's: people type passwords there.
+      const about = found ? { target: { kind: 'user' as const, id: found.user.id, name: found.user.username } } : {};
+      const known = found ? {} : { knownUser: false };
+      const reason = lock.lockedUntil ? 'locked' : 'wrong_credentials';
+      deps.audit.later({ type: 'signin.failed', actor: { kind: 'anonymous' }, ...attempt, ...about, outcome: 'failure', details: { reason, ...known } });
+      if (after.lockedUntil && !lock.lockedUntil) {
+        const details = { until: after.lockedUntil.toISOString(), failures: after.failures, ...known };
+        deps.audit.later({ type: 'user.locked', actor: { kind: 'system' }, ...attempt, ...about, outcome: 'success', details });
+      }
       request.log.info({ uid: interaction.uid, locked: after.lockedUntil !== undefined }, 'sign-in failed');
       return html(
         reply,
@@ -187,6 +201,7 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
       );
     }
     if (lock.failures > 0) await deps.lockouts.reset(username);
+    deps.audit.later({ type: 'signin.succeeded', actor: { kind: 'user', id: found.user.id, username: found.user.username }, target: { kind: 'user', id: found.user.id, name: found.user.username }, ...attempt, outcome: 'success' });
     request.log.info({ uid: interaction.uid, accountId: found.user.id }, 'signed in');
     return finish(request, reply, { login: { accountId: found.user.id, amr: ['pwd'] } });
   });
