@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
+import { AUDIT_EVENT_TYPES } from '../../src/audit.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import t, { type Test } from 'tap';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
@@ -107,6 +108,7 @@ t.test('the console page is strict about what it loads', async (t) => {
     clientId: 'keyhold-admin-console',
     redirectUri: `${kh.origin}/admin/callback`,
     postLogoutRedirectUri: `${kh.origin}/admin/`,
+    auditEventTypes: [...AUDIT_EVENT_TYPES],
   });
   const js = await fetch(`${kh.origin}/admin/console.js`);
   t.match(js.headers.get('content-type'), /javascript/);
@@ -427,6 +429,23 @@ t.test('the Users page: add, disable, reset a password', async (t) => {
   t.equal(await row.getByText('Locked').count(), 0, 'the lock badge is gone');
   const { rowCount: failures } = await kh.db.pool.query('SELECT 1 FROM signin_failures');
   t.equal(failures, 0, 'the failure count is reset');
+
+  // The Audit page shows what just happened, filtered by type.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+  await page.getByRole('heading', { name: 'Audit', level: 1 }).waitFor();
+  const audit = page.locator('#audit-table');
+  await audit.locator('tr[data-type="user.created"]').first().waitFor();
+  await page.getByLabel('Type').selectOption('user.unlocked');
+  await page.getByRole('button', { name: 'Filter' }).click();
+  const unlocked = audit.locator('tbody tr');
+  await unlocked.first().waitFor();
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#audit-table tbody tr')).every((row) => row.getAttribute('data-type') === 'user.unlocked'));
+  t.equal(await unlocked.count(), 1, 'one unlock');
+  t.match(await unlocked.first().innerText(), new RegExp(`user ${admin.username}[\\s\\S]*user ada`), 'by the administrator, about ada');
+  t.same(await unlabelled(page), [], 'every filter has a label');
+  await shot('audit');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Users' }).click();
+  await row.waitFor();
 
   await row.getByRole('button', { name: 'Reset the password of ada' }).click();
   const dialog = page.getByRole('dialog', { name: 'Reset password' });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AUDIT_EVENT_TYPES } from '../../audit.ts';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { CONSOLE_CALLBACK_PATH, CONSOLE_CLIENT_ID } from '../../oidc/provider.ts';
 
@@ -42,6 +43,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps) {
     clientId: CONSOLE_CLIENT_ID,
     redirectUri: `${origin}${CONSOLE_CALLBACK_PATH}`,
     postLogoutRedirectUri: `${origin}/admin/`,
+    // The Audit page's type filter: the server's own list, not a copy.
+    auditEventTypes: AUDIT_EVENT_TYPES,
   });
 
   const secure = (reply: FastifyReply) =>

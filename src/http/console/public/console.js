@@ -1212,7 +1212,108 @@ function renderNeedsAdmin() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Routing: #/clients, #/clients/<id>, #/users.
+// Audit: the trail of changes, sign-ins and failures, newest first, filtered by type, client or user.
+
+function describeActor(actor) {
+  if (!actor) return '';
+  if (actor.kind === 'user') return actor.username ? `user ${actor.username}` : `user ${actor.id}`;
+  if (actor.kind === 'client') return `client ${actor.id}`;
+  if (actor.kind === 'cli') return 'the CLI';
+  if (actor.kind === 'system') return 'Keyhold';
+  return 'someone not signed in';
+}
+
+function describeDetails(details) {
+  const parts = [];
+  for (const [key, value] of Object.entries(details ?? {})) {
+    if ((key === 'before' || key === 'after') && value && typeof value === 'object') continue;
+    parts.push(`${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  }
+  if (details?.after && details?.before) {
+    for (const key of Object.keys(details.after)) parts.push(`${key}: ${JSON.stringify(details.before[key])} → ${JSON.stringify(details.after[key])}`);
+  }
+  return parts.join('; ');
+}
+
+async function renderAudit() {
+  const typeSelect = h('select', { id: 'audit-type' }, h('option', { value: '' }, 'Any type'), (config.auditEventTypes ?? []).map((type) => h('option', { value: type }, type)));
+  const clientInput = h('input', { type: 'text', id: 'audit-client', autocomplete: 'off', spellcheck: 'false' });
+  const userInput = h('input', { type: 'text', id: 'audit-user', autocomplete: 'off', spellcheck: 'false' });
+  const filters = h(
+    'form',
+    { class: 'toolbar audit-filters', role: 'search', 'aria-label': 'Filter events' },
+    h('label', { for: 'audit-type' }, 'Type'), typeSelect,
+    h('label', { for: 'audit-client' }, 'Client ID'), clientInput,
+    h('label', { for: 'audit-user' }, 'User ID'), userInput,
+    h('button', { type: 'submit', text: 'Filter' }),
+  );
+  const body = h('tbody', {});
+  const more = h('button', { type: 'button', class: 'secondary', text: 'Load more', hidden: true });
+  const status = h('p', { class: 'muted', role: 'status' });
+  main.replaceChildren(
+    h('h1', { id: 'page-title', tabindex: '-1' }, 'Audit'),
+    filters,
+    h(
+      'table',
+      { id: 'audit-table' },
+      h('thead', {}, h('tr', {}, ['When', 'Event', 'By', 'About', 'From', 'Outcome', 'Details'].map((c) => h('th', { scope: 'col' }, c)))),
+      body,
+    ),
+    status,
+    more,
+  );
+  let cursor = null;
+  const query = () => {
+    const params = new URLSearchParams({ limit: '50' });
+    if (typeSelect.value) params.set('type', typeSelect.value);
+    if (clientInput.value.trim()) params.set('clientId', clientInput.value.trim());
+    if (userInput.value.trim()) params.set('userId', userInput.value.trim());
+    if (cursor) params.set('cursor', cursor);
+    return params;
+  };
+  const load = async (reset) => {
+    if (reset) {
+      cursor = null;
+      body.replaceChildren();
+    }
+    let page;
+    try {
+      page = await api('GET', `/audit-events?${query()}`);
+    } catch (err) {
+      if (err.status === 401 || err.status === 403) return;
+      status.textContent = problemSummary(err);
+      return;
+    }
+    append(
+      body,
+      page.items.map((event) =>
+        h(
+          'tr',
+          { 'data-event-id': event.id, 'data-type': event.type },
+          h('td', {}, h('time', { datetime: event.at }, new Date(event.at).toLocaleString())),
+          h('td', {}, event.type),
+          h('td', {}, describeActor(event.actor)),
+          h('td', {}, event.target ? `${event.target.kind} ${event.target.name ?? event.target.id}` : ''),
+          h('td', {}, event.address ?? ''),
+          h('td', {}, event.outcome === 'success' ? h('span', { class: 'badge' }, 'Success') : h('span', { class: 'badge off' }, 'Failure')),
+          h('td', {}, describeDetails(event.details)),
+        ),
+      ),
+    );
+    cursor = page.nextCursor;
+    more.hidden = !cursor;
+    status.textContent = body.children.length ? '' : 'No events match.';
+  };
+  filters.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void load(true);
+  });
+  more.addEventListener('click', () => void load(false));
+  await load(true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routing: #/clients, #/clients/<id>, #/users, #/audit.
 
 let currentPage;
 let clientsPage;
@@ -1223,6 +1324,13 @@ async function route() {
   for (const link of document.querySelectorAll('nav a')) {
     if (link.getAttribute('href') === `#/${page}`) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
+  }
+  if (page === 'audit') {
+    currentPage = 'audit';
+    document.title = 'Audit · Keyhold admin console';
+    await renderAudit();
+    main.querySelector('h1')?.focus();
+    return;
   }
   if (page === 'users') {
     currentPage = 'users';
