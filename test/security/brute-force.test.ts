@@ -191,6 +191,8 @@ t.test('an administrator sees a lock and ends it, through the admin API or the C
   const viaCli = await cli(kh.db.url, ['users', 'unlock', user.id, '--json']);
   t.equal(viaCli.code, 0, viaCli.stderr);
   t.equal(JSON.parse(viaCli.stdout).lockedUntil, null, 'the CLI prints what the API answers');
+  const { rows: unlocks } = await kh.db.pool.query<{ actor: { kind: string } }>("SELECT actor FROM audit_events WHERE type = 'user.unlocked' ORDER BY id");
+  t.same(unlocks.map((r) => r.actor.kind), ['client', 'cli'], 'each unlock is in the audit trail, with who did it');
   t.equal((await attempt(kh, client.id, username, password)).status, 303);
   const missing = await cli(kh.db.url, ['users', 'unlock', 'not-a-user']);
   t.equal(missing.code, 1);
