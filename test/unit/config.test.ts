@@ -69,3 +69,10 @@ t.test('the front door: lockout, rate limits and the refresh grace', async (t) =
   const capBelow = t.throws(() => loadConfig({ LOCKOUT_SECONDS: '600', LOCKOUT_MAX_SECONDS: '60' }), ConfigError) as ConfigError;
   t.match(capBelow.problems[0], /^LOCKOUT_MAX_SECONDS: must be at least LOCKOUT_SECONDS/);
 });
+
+t.test('the audit trail', async (t) => {
+  t.same(loadConfig({}).audit, { retentionDays: 90, tokenEvents: false }, 'ninety days; token issuance not recorded');
+  t.same(loadConfig({ AUDIT_RETENTION_DAYS: '365', AUDIT_TOKEN_EVENTS: 'true' }).audit, { retentionDays: 365, tokenEvents: true });
+  const err = t.throws(() => loadConfig({ AUDIT_RETENTION_DAYS: '0', AUDIT_TOKEN_EVENTS: 'sometimes' }), ConfigError) as ConfigError;
+  t.same(err.problems.map((p) => p.split(':')[0]), ['AUDIT_RETENTION_DAYS', 'AUDIT_TOKEN_EVENTS'], 'one line per bad variable');
+});
