@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,33 +11,7 @@ import { createClientsRepo } from '../../src/repos/clients.ts';
 import { freePort } from '../helpers/app.ts';
 import { Agent, loginForm } from '../helpers/browserless.ts';
 import { basicAuth, createClient } from '../helpers/fixtures.ts';
-
-const root = join(import.meta.dirname, '..', '..');
-const node = join(root, 'node_modules', '.bin', 'node');
-
-interface Server {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function startServer(env: Record<string, string>): Promise<Server> {
-  const child = spawn(node, [join(root, 'src', 'server.ts')], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      output += d.toString();
-      if (output.includes('Keyhold is ready')) resolve({ child, output: () => output, exited });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then(({ code }) => reject(new Error(`server exited (${code}) before it was ready:\n${output}`)));
-    setTimeout(() => reject(new Error(`server not ready after 60 s:\n${output}`)), 60_000).unref();
-  });
-}
+import { startServer } from '../helpers/server-process.ts';
 
 t.test('a restart on the same DATA_DIR keeps users, keys, sessions and tokens; SIGTERM drains and exits 0', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-restart-'));

@@ -35,7 +35,7 @@ export class LogCapture extends Writable {
 }
 
 export interface TestApp extends Keyhold {
-  /** http://127.0.0.1:PORT (or with the issuer path given). */
+  /** http://127.0.0.1:PORT (or with the issuer path given), or the `issuer` given. */
   issuer: string;
   /** The origin the app listens on. */
   origin: string;
@@ -48,18 +48,19 @@ export interface TestApp extends Keyhold {
 
 /**
  * A real Keyhold listening on loopback, on a database of its own. `issuerPath` mounts the provider
- * below a path; `db` shares a database with another instance.
+ * below a path; `db` shares a database with another instance; `issuer` is the public URL when that is
+ * not the instance's own (a proxy in front, which every instance behind it names as ISSUER).
  */
 export async function startTestApp(
   t: Test,
-  { issuerPath = '', env = {}, db }: { issuerPath?: string; env?: Record<string, string>; db?: TestDatabase } = {},
+  { issuerPath = '', issuer, env = {}, db }: { issuerPath?: string; issuer?: string; env?: Record<string, string>; db?: TestDatabase } = {},
 ): Promise<TestApp> {
   const database = db ?? (await createTestDatabase(t));
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const config = loadConfig({
     PORT: String(port),
-    ISSUER: `${origin}${issuerPath}`,
+    ISSUER: issuer ?? `${origin}${issuerPath}`,
     DATABASE_URL: database.url,
     LOG_LEVEL: 'debug',
     ENCRYPTION_KEYS: TEST_ENCRYPTION_KEY,
