@@ -59,7 +59,7 @@ function tooMany(ctx: KoaContextWithOIDC, retryAfter: number, description: strin
  * it, on every instance; a client's failures past half the limit are answered more and more slowly first.
  * Requests that succeed are neither counted nor delayed, and cost no query.
  */
-export function createTokenThrottle({ limiter, perMinute }: { limiter: RateLimiter; perMinute: number }) {
+export function createTokenThrottle({ limiter, perMinute, onLimited }: { limiter: RateLimiter; perMinute: number; onLimited?: (limit: 'token_address' | 'token_client') => void }) {
   const slowdownFrom = Math.ceil(perMinute / 2);
 
   return {
@@ -71,6 +71,7 @@ export function createTokenThrottle({ limiter, perMinute }: { limiter: RateLimit
         if (closedFor > 0) {
           const o = outcome();
           if (o) o.retryAfter = closedFor;
+          onLimited?.('token_client');
           throw new TooManyRequests(`too many failed authentications for this client: retry after ${closedFor} seconds`);
         }
         const ok = await verify(clientId, presented);
@@ -88,7 +89,10 @@ export function createTokenThrottle({ limiter, perMinute }: { limiter: RateLimit
         if (perMinute === 0 || ctx.method !== 'POST' || !GUARDED_PATHS.has(ctx.path)) return next();
         const address = addresses.get(ctx.req) ?? ctx.req.socket.remoteAddress ?? 'unknown';
         const closedFor = limiter.closedFor(addressBucket(address));
-        if (closedFor > 0) return tooMany(ctx, closedFor, `too many failed requests from this address: retry after ${closedFor} seconds`);
+        if (closedFor > 0) {
+          onLimited?.('token_address');
+          return tooMany(ctx, closedFor, `too many failed requests from this address: retry after ${closedFor} seconds`);
+        }
 
         await next();
 
@@ -105,9 +109,11 @@ export function createTokenThrottle({ limiter, perMinute }: { limiter: RateLimit
         );
         if (!byAddress) return;
         if (byClient && !byClient.allowed) {
+          onLimited?.('token_client');
           return tooMany(ctx, byClient.retryAfter, `too many failed authentications for this client: retry after ${byClient.retryAfter} seconds`);
         }
         if (!byAddress.allowed) {
+          onLimited?.('token_address');
           return tooMany(ctx, byAddress.retryAfter, `too many failed requests from this address: retry after ${byAddress.retryAfter} seconds`);
         }
         // Past half the limit, each further failure for the client waits longer for its answer.
