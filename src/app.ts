@@ -12,6 +12,7 @@ import { consoleRoutes } from './http/console/routes.ts';
 import { healthRoutes } from './http/health.ts';
 import { interactionRoutes } from './http/interaction/routes.ts';
 import { pinUrlsToIssuer } from './http/issuer-host.ts';
+import { metricsRoutes } from './http/metrics-routes.ts';
 import { mountProvider } from './http/provider-mount.ts';
 import { installProviderSecurityHeaders, registerSecurityHeaders } from './http/security-headers.ts';
 import type { Logger } from './logger.ts';
@@ -65,7 +66,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   const clients = createClientsRepo(pool, { onChange: (clientId) => clientCache?.invalidate(clientId) });
   const models = createProviderModelsRepo(pool);
   const keys = await createKeysRepo(pool, options.keyring ?? new Keyring(config.encryptionKeys)).ensure();
-  const metrics = createMetrics();
+  const metrics = createMetrics({ pool });
 
   // Rate limits and lockouts are counted in Postgres, shared by every instance; an instance that counts
   // a limit reached announces it, so the others refuse ahead of counting too (security/rate-limits.ts).
@@ -91,7 +92,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     isLive: () => listener.live,
     placeholderSecret: randomBytes(32).toString('base64url'),
   });
-  const secrets = createSecretVerifier({ cache: clientCache, clients });
+  const secrets = createSecretVerifier({ cache: clientCache, clients, metrics });
 
   const refreshGrace = config.refreshTokenReuseGrace > 0 ? createRefreshGrace(pool, config.refreshTokenReuseGrace) : undefined;
 
@@ -109,9 +110,11 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     throttle: createTokenThrottle({
       limiter,
       perMinute: config.rateLimits.tokenFailures,
+      onLimited: metrics.rateLimited,
       onClientAuthFailure: ({ clientId, address, endpoint }) =>
         audit.later({ type: 'client.authentication_failed', actor: { kind: 'anonymous' }, target: { kind: 'client', id: clientId }, clientId, address, outcome: 'failure', details: { endpoint } }),
     }),
+    metricsMiddleware: metrics.providerMiddleware(),
     ...(refreshGrace ? { refreshGrace } : {}),
     trustProxy: config.trustProxy,
     logger,
@@ -143,14 +146,15 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     rememberAddress(request.raw, request.ip);
   });
   app.addHook('onResponse', async (request, reply) => {
-    metrics.countRequest(request.method, request.routeOptions.url ?? 'provider', reply.statusCode);
+    metrics.observeRequest(request, reply);
   });
   app.setErrorHandler((err, request, reply) => sendProblem(err, request, reply));
   registerSecurityHeaders(app, config.issuer);
 
   const mountPath = new URL(config.issuer).pathname.replace(/\/$/, '');
   mountProvider(app, provider, mountPath);
-  await app.register(healthRoutes, { pool, metrics });
+  await app.register(healthRoutes, { pool });
+  await app.register(metricsRoutes, { metrics, allow: config.metricsAllow });
   await app.register(interactionRoutes, {
     provider,
     users,
@@ -159,6 +163,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     limiter,
     signinPerMinute: config.rateLimits.signin,
     audit,
+    metrics,
   });
   await app.register(consoleRoutes, { issuer: config.issuer });
   await app.register(adminApi, {
@@ -200,6 +205,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
 
   app.addHook('onClose', async () => {
     clearInterval(sweep);
+    metrics.close();
     await listener.close();
     await audit.close();
   });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseEncryptionKey } from './crypto/keyring.ts';
+import { LOOPBACK, parseAddressList, type AddressRange } from './security/address-list.ts';
 
 /**
  * Keyhold's whole configuration. Only `server.ts` and `cli.ts` read `process.env`; everything else
@@ -42,6 +43,8 @@ export interface Config {
    * unset: the embedded database then keeps a generated one in `DATA_DIR` (see encryption-keys.ts).
    */
   readonly encryptionKeys: readonly Buffer[];
+  /** Addresses and ranges allowed to read /metrics (see http/metrics-routes.ts); loopback by default. */
+  readonly metricsAllow: readonly AddressRange[];
 }
 
 export class ConfigError extends Error {
@@ -113,6 +116,15 @@ const envSchema = z.object({
       return keys as Buffer[];
     })
     .optional(),
+  METRICS_ALLOW: z
+    .string()
+    .transform((v, ctx) => {
+      const parsed = parseAddressList(v);
+      if ('ranges' in parsed) return parsed.ranges;
+      ctx.addIssue({ code: 'custom', message: `must be comma-separated IP addresses or CIDR ranges, e.g. 127.0.0.0/8,::1 ("${parsed.invalid}" is neither)` });
+      return z.NEVER;
+    })
+    .optional(),
 });
 
 /** Parses the environment. Throws ConfigError with one line per bad variable. */
@@ -154,5 +166,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     rateLimits: Object.freeze({ signin: e.RATE_LIMIT_SIGNIN_PER_MINUTE, tokenFailures: e.RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE }),
     audit: Object.freeze({ retentionDays: e.AUDIT_RETENTION_DAYS, tokenEvents: e.AUDIT_TOKEN_EVENTS }),
     encryptionKeys: Object.freeze(e.ENCRYPTION_KEYS ?? []),
+    metricsAllow: Object.freeze(e.METRICS_ALLOW ?? LOOPBACK),
   });
 }

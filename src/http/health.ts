@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool.ts';
-import type { Metrics } from '../metrics.ts';
 
-/** /healthz: the process answers. /readyz: the database answers too. /metrics: Prometheus text. */
-export async function healthRoutes(app: FastifyInstance, { pool, metrics }: { pool: Pool; metrics: Metrics }) {
+/** /healthz: the process answers. /readyz: the database answers too. (/metrics: metrics-routes.ts.) */
+export async function healthRoutes(app: FastifyInstance, { pool }: { pool: Pool }) {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_req, reply) => {
@@ -16,14 +15,5 @@ export async function healthRoutes(app: FastifyInstance, { pool, metrics }: { po
     } catch {
       return reply.code(503).send({ status: 'unavailable', reason: 'the database does not answer' });
     }
-  });
-
-  app.get('/metrics', async (_req, reply) => {
-    reply.type('text/plain; version=0.0.4');
-    return metrics.render({
-      keyhold_db_pool_connections: { help: 'Open database connections.', value: pool.totalCount },
-      keyhold_db_pool_idle_connections: { help: 'Idle database connections.', value: pool.idleCount },
-      keyhold_db_pool_waiting_requests: { help: 'Queries waiting for a connection.', value: pool.waitingCount },
-    });
   });
 }

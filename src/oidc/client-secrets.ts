@@ -1,4 +1,5 @@
 import { CLIENT_SECRET_PREFIX, digest } from '../crypto/digest.ts';
+import type { Metrics } from '../metrics.ts';
 import { verifySecret } from '../passwords.ts';
 import type { ClientsRepo, SecretCheck } from '../repos/clients.ts';
 import type { ClientCache } from './client-cache.ts';
@@ -13,6 +14,8 @@ export interface SecretVerifierDeps {
   cache: ClientCache;
   clients: Pick<ClientsRepo, 'touchSecret' | 'upgradeLegacySecret'>;
   now?: () => number;
+  /** Counts the argon2id verifications of secrets issued before digests. */
+  metrics?: Pick<Metrics, 'passwordVerified'>;
 }
 
 /**
@@ -25,7 +28,7 @@ export interface SecretVerifierDeps {
  * they expire or are removed: a value without the prefix is checked against them, and the first
  * successful use stores its digest in place of the hash, so from then on it is found like any other.
  */
-export function createSecretVerifier({ cache, clients, now = Date.now }: SecretVerifierDeps): SecretVerifier {
+export function createSecretVerifier({ cache, clients, now = Date.now, metrics }: SecretVerifierDeps): SecretVerifier {
   // lastUsedAt is kept to the minute: each instance writes it at most once a minute per secret, off
   // the request path, so the token endpoint's steady state has no write for it.
   const lastTouched = new Map<string, number>();
@@ -58,7 +61,11 @@ export function createSecretVerifier({ cache, clients, now = Date.now }: SecretV
       }
       if (presented.startsWith(CLIENT_SECRET_PREFIX)) return false;
       for (const legacy of entry.legacySecrets) {
-        if (unexpired(legacy) && (await verifySecret(legacy.legacyHash!, presented))) {
+        if (!unexpired(legacy)) continue;
+        const verifyStarted = performance.now();
+        const ok = await verifySecret(legacy.legacyHash!, presented);
+        metrics?.passwordVerified('client_secret', verifyStarted);
+        if (ok) {
           await clients.upgradeLegacySecret(clientId, legacy.id, presentedDigest);
           touch(legacy.id);
           rememberAuthenticatedSecret(clientId, legacy.id);

@@ -31,6 +31,8 @@ export interface ProviderDeps {
   refreshGrace?: RefreshGrace;
   trustProxy: boolean;
   logger: Logger;
+  /** Outermost provider middleware: names endpoints and counts token requests for the metrics (metrics.ts). */
+  metricsMiddleware?: (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>;
 }
 
 /** Where Fastify serves the sign-in pages (outside the provider's mount path). */
@@ -281,6 +283,7 @@ ${form}
   installOfflineAccessConsent(provider);
   installHybridLocalhost(provider);
   installClientSecretCheck(provider, deps.throttle.guardSecretCheck(deps.secrets.verify));
+  if (deps.metricsMiddleware) provider.use(deps.metricsMiddleware);
   provider.use(deps.throttle.middleware());
   if (deps.refreshGrace) installRefreshGrace(provider, deps.refreshGrace);
 

@@ -64,6 +64,8 @@ export interface TokenThrottleDeps {
   perMinute: number;
   /** Hears every failed authentication of a client that exists, counted or not (the audit trail). */
   onClientAuthFailure?: (failure: { clientId: string; address: string; endpoint: string }) => void;
+  /** Hears every 429 the limits answer (metrics). */
+  onLimited?: (limit: 'token_address' | 'token_client') => void;
 }
 
 /** The client's address as the HTTP host resolved it (see rememberAddress). */
@@ -71,7 +73,7 @@ export function addressOf(request: IncomingMessage): string {
   return addresses.get(request) ?? request.socket.remoteAddress ?? 'unknown';
 }
 
-export function createTokenThrottle({ limiter, perMinute, onClientAuthFailure }: TokenThrottleDeps) {
+export function createTokenThrottle({ limiter, perMinute, onClientAuthFailure, onLimited }: TokenThrottleDeps) {
   const slowdownFrom = Math.ceil(perMinute / 2);
 
   return {
@@ -82,6 +84,7 @@ export function createTokenThrottle({ limiter, perMinute, onClientAuthFailure }:
         if (closedFor > 0) {
           const o = outcome();
           if (o) o.retryAfter = closedFor;
+          onLimited?.('token_client');
           throw new TooManyRequests(`too many failed authentications for this client: retry after ${closedFor} seconds`);
         }
         const ok = await verify(clientId, presented);
@@ -99,7 +102,10 @@ export function createTokenThrottle({ limiter, perMinute, onClientAuthFailure }:
         if (ctx.method !== 'POST' || !GUARDED_PATHS.has(ctx.path)) return next();
         const address = addressOf(ctx.req);
         const closedFor = perMinute === 0 ? 0 : limiter.closedFor(addressBucket(address));
-        if (closedFor > 0) return tooMany(ctx, closedFor, `too many failed requests from this address: retry after ${closedFor} seconds`);
+        if (closedFor > 0) {
+          onLimited?.('token_address');
+          return tooMany(ctx, closedFor, `too many failed requests from this address: retry after ${closedFor} seconds`);
+        }
 
         await next();
 
@@ -118,9 +124,11 @@ export function createTokenThrottle({ limiter, perMinute, onClientAuthFailure }:
         );
         if (!byAddress) return;
         if (byClient && !byClient.allowed) {
+          onLimited?.('token_client');
           return tooMany(ctx, byClient.retryAfter, `too many failed authentications for this client: retry after ${byClient.retryAfter} seconds`);
         }
         if (!byAddress.allowed) {
+          onLimited?.('token_address');
           return tooMany(ctx, byAddress.retryAfter, `too many failed requests from this address: retry after ${byAddress.retryAfter} seconds`);
         }
         // Past half the limit, each further failure for the client waits longer for its answer.

@@ -39,9 +39,9 @@ t.test('health, readiness through a database outage, metrics, request ids', asyn
   t.equal(metrics.status, 200);
   t.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
   const text = await metrics.text();
-  t.match(text, /# TYPE keyhold_http_requests_total counter/);
-  t.match(text, /keyhold_http_requests_total\{method="GET",route="\/readyz",status="503"\} 1/);
-  t.match(text, /keyhold_db_pool_connections \d+/);
+  t.match(text, /# TYPE keyhold_http_request_duration_seconds histogram/);
+  t.match(text, /keyhold_http_request_duration_seconds_count\{method="GET",route="\/readyz",status="503"\} 1/);
+  t.match(text, /keyhold_db_pool_connections\{state="idle"\} \d+/);
 });
 
 t.test('the logger censors secrets, passwords, tokens, cookies and Authorization headers', async (t) => {

@@ -76,3 +76,20 @@ t.test('the audit trail', async (t) => {
   const err = t.throws(() => loadConfig({ AUDIT_RETENTION_DAYS: '0', AUDIT_TOKEN_EVENTS: 'sometimes' }), ConfigError) as ConfigError;
   t.same(err.problems.map((p) => p.split(':')[0]), ['AUDIT_RETENTION_DAYS', 'AUDIT_TOKEN_EVENTS'], 'one line per bad variable');
 });
+
+t.test('METRICS_ALLOW: loopback by default, a list of addresses and CIDR ranges, one line when bad', async (t) => {
+  t.same(loadConfig({}).metricsAllow, [
+    { address: '127.0.0.0', prefix: 8, family: 'ipv4' },
+    { address: '::1', prefix: 128, family: 'ipv6' },
+  ]);
+  t.same(loadConfig({ METRICS_ALLOW: '10.0.0.0/8, 192.0.2.7,fd00::/8' }).metricsAllow, [
+    { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+    { address: '192.0.2.7', prefix: 32, family: 'ipv4' },
+    { address: 'fd00::', prefix: 8, family: 'ipv6' },
+  ]);
+  for (const value of ['localhost', '10.0.0.0/33', '::1/129', '10.0.0.0/', '10.0.0.0/8/8', '10.0.0.0/-1', '127.0.0.1,,::1', '300.0.0.1']) {
+    const err = t.throws(() => loadConfig({ METRICS_ALLOW: value, PORT: 'x' }), ConfigError) as ConfigError;
+    t.equal(err.problems.length, 2, `METRICS_ALLOW=${value}: one line, beside the other bad variable`);
+    t.match(err.problems.find((p) => p.startsWith('METRICS_ALLOW: ')), /must be comma-separated IP addresses or CIDR ranges/);
+  }
+});

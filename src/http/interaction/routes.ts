@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { z } from 'zod';
+import type { Metrics } from '../../metrics.ts';
 import { verifyDummy, verifySecret } from '../../passwords.ts';
 import type { UsersRepo } from '../../repos/users.ts';
 import type { AuditTrail } from '../../audit.ts';
@@ -22,6 +23,8 @@ export interface InteractionDeps {
   signinPerMinute: number;
   /** Sign-ins, failures and lockouts are recorded, off the request path. */
   audit: Pick<AuditTrail, 'later'>;
+  /** Counts sign-ins, lockouts, 429s and password verifications. */
+  metrics?: Pick<Metrics, 'signIn' | 'signInFailed' | 'rateLimited' | 'passwordVerified'>;
 }
 
 const WRONG_CREDENTIALS = 'Incorrect username or password.';
@@ -156,6 +159,8 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
       const hit = await deps.limiter.hit(`signin:address:${request.ip}`, deps.signinPerMinute);
       if (!hit.allowed) {
         request.log.warn({ uid: interaction.uid, address: request.ip }, 'sign-in refused: too many attempts from this address');
+        deps.metrics?.rateLimited('signin_address');
+        deps.metrics?.signIn('rate_limited');
         reply.header('retry-after', String(hit.retryAfter));
         return html(
           reply,
@@ -174,15 +179,18 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
     ]);
     // A locked name is refused like a wrong password, after the same work (one argon2id verification
     // and the same statements), so neither the page, the status nor the time tells them apart.
+    const verifyStarted = performance.now();
     const ok = lock.lockedUntil
       ? await verifyDummy(password)
       : found?.passwordHash && !found.user.disabled
         ? await verifySecret(found.passwordHash, password)
         : await verifyDummy(password);
+    deps.metrics?.passwordVerified('signin', verifyStarted);
     const clientId = String(interaction.params.client_id);
     const attempt = { clientId, userId: found?.user.id ?? null, address: request.ip };
     if (!ok || !found) {
       const after = username ? await deps.lockouts.recordFailure(username) : lock;
+      deps.metrics?.signInFailed(lock.lockedUntil !== undefined, after.lockedUntil !== undefined);
       // What was typed as a name is not recorded unless it is a user's: people type passwords there.
       const about = found ? { target: { kind: 'user' as const, id: found.user.id, name: found.user.username } } : {};
       const known = found ? {} : { knownUser: false };
@@ -203,6 +211,7 @@ ${options.error ? `<p class="error" role="alert" id="login-error">${escapeHtml(o
     if (lock.failures > 0) await deps.lockouts.reset(username);
     deps.audit.later({ type: 'signin.succeeded', actor: { kind: 'user', id: found.user.id, username: found.user.username }, target: { kind: 'user', id: found.user.id, name: found.user.username }, ...attempt, outcome: 'success' });
     request.log.info({ uid: interaction.uid, accountId: found.user.id }, 'signed in');
+    deps.metrics?.signIn('success');
     return finish(request, reply, { login: { accountId: found.user.id, amr: ['pwd'] } });
   });
 
