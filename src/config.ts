@@ -40,6 +40,10 @@ export interface Config {
    * unset: the embedded database then keeps a generated one in `DATA_DIR` (see encryption-keys.ts).
    */
   readonly encryptionKeys: readonly Buffer[];
+  /** Seconds between a rotation publishing new signing keys and their signing (relying parties' JWKS caches catch up). */
+  readonly keyActivationDelay: number;
+  /** Rotate the signing keys when the newest is this many days old; 0 is off. */
+  readonly keyRotationDays: number;
 }
 
 export class ConfigError extends Error {
@@ -98,6 +102,8 @@ const envSchema = z.object({
   LOCKOUT_MAX_SECONDS: integerString(1, 86_400).default(900),
   RATE_LIMIT_SIGNIN_PER_MINUTE: integerString(0, 100_000).default(60),
   RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE: integerString(0, 100_000).default(60),
+  KEY_ACTIVATION_DELAY: integerString(0, 2_592_000).default(3600),
+  KEY_ROTATION_DAYS: integerString(0, 3650).default(0),
   ENCRYPTION_KEYS: z
     .string()
     .transform((v, ctx) => {
@@ -149,5 +155,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     lockout: Object.freeze({ threshold: e.LOCKOUT_THRESHOLD, seconds: e.LOCKOUT_SECONDS, maxSeconds: e.LOCKOUT_MAX_SECONDS }),
     rateLimits: Object.freeze({ signin: e.RATE_LIMIT_SIGNIN_PER_MINUTE, tokenFailures: e.RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE }),
     encryptionKeys: Object.freeze(e.ENCRYPTION_KEYS ?? []),
+    keyActivationDelay: e.KEY_ACTIVATION_DELAY,
+    keyRotationDays: e.KEY_ROTATION_DAYS,
   });
 }

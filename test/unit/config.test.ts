@@ -69,3 +69,18 @@ t.test('the front door: lockout, rate limits and the refresh grace', async (t) =
   const capBelow = t.throws(() => loadConfig({ LOCKOUT_SECONDS: '600', LOCKOUT_MAX_SECONDS: '60' }), ConfigError) as ConfigError;
   t.match(capBelow.problems[0], /^LOCKOUT_MAX_SECONDS: must be at least LOCKOUT_SECONDS/);
 });
+
+t.test('signing-key rotation: the activation delay and the schedule', async (t) => {
+  const defaults = loadConfig({});
+  t.equal(defaults.keyActivationDelay, 3600, 'new keys sign an hour after they are published');
+  t.equal(defaults.keyRotationDays, 0, 'no scheduled rotation unless asked for');
+
+  const set = loadConfig({ KEY_ACTIVATION_DELAY: '0', KEY_ROTATION_DAYS: '90' });
+  t.equal(set.keyActivationDelay, 0, '0: rotations sign at once');
+  t.equal(set.keyRotationDays, 90);
+
+  const err = t.throws(() => loadConfig({ KEY_ACTIVATION_DELAY: '1.5', KEY_ROTATION_DAYS: '-1' }), ConfigError) as ConfigError;
+  t.same(err.problems.map((line) => line.split(':')[0]), ['KEY_ACTIVATION_DELAY', 'KEY_ROTATION_DAYS'], 'one line per bad variable');
+  t.throws(() => loadConfig({ KEY_ACTIVATION_DELAY: '2592001' }), ConfigError, 'a delay over 30 days is refused');
+  t.throws(() => loadConfig({ KEY_ROTATION_DAYS: '3651' }), ConfigError, 'a schedule over ten years is refused');
+});
