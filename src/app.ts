@@ -17,12 +17,13 @@ import { installProviderSecurityHeaders, registerSecurityHeaders } from './http/
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createClientCache } from './oidc/client-cache.ts';
+import { startLiveKeys, type LiveKeys } from './oidc/live-keys.ts';
 import { createSecretVerifier } from './oidc/client-secrets.ts';
 import { createProvider } from './oidc/provider.ts';
 import { createRefreshGrace } from './oidc/refresh-grace.ts';
 import { createTokenThrottle, rememberAddress } from './oidc/throttle.ts';
 import { CLIENT_CHANGES_CHANNEL, createClientsRepo } from './repos/clients.ts';
-import { createKeysRepo } from './repos/keys.ts';
+import { createKeysRepo, KEYS_CHANNEL, type KeyEvents } from './repos/keys.ts';
 import { createProviderModelsRepo } from './repos/provider-models.ts';
 import { createUsersRepo } from './repos/users.ts';
 import { createLockouts } from './security/lockouts.ts';
@@ -40,6 +41,10 @@ export interface AppOptions {
   keyring?: Keyring;
   /** How often expired provider rows are swept, in ms. */
   sweepIntervalMs?: number;
+  /** How often the signing keys are read again without a notification (and KEY_ROTATION_DAYS checked), in ms. */
+  keyCheckIntervalMs?: number;
+  /** Told of scheduled key rotations inside their transaction (e.g. to record them). */
+  keyEvents?: KeyEvents;
 }
 
 export interface Keyhold {
@@ -62,7 +67,9 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   // Changes made through this instance (the admin API) drop its cached copy as soon as they commit.
   const clients = createClientsRepo(pool, { onChange: (clientId) => clientCache?.invalidate(clientId) });
   const models = createProviderModelsRepo(pool);
-  const keys = await createKeysRepo(pool, options.keyring ?? new Keyring(config.encryptionKeys)).ensure();
+  const keysRepo = createKeysRepo(pool, options.keyring ?? new Keyring(config.encryptionKeys), options.keyEvents);
+  const keys = await keysRepo.ensure();
+  let liveKeys: LiveKeys | undefined;
   const metrics = createMetrics();
 
   // Rate limits and lockouts are counted in Postgres, shared by every instance; an instance that counts
@@ -77,10 +84,14 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     {
       [CLIENT_CHANGES_CHANNEL]: (clientId) => clientCache?.invalidate(clientId),
       [RATE_LIMIT_CHANNEL]: (payload) => limiter.heard(payload),
+      [KEYS_CHANNEL]: () => liveKeys?.heard(),
     },
     {
       onError: (err) => logger.warn({ err }, 'the LISTEN connection (client changes, rate limits) was lost'),
-      onUp: () => clientCache?.clear(),
+      onUp: () => {
+        clientCache?.clear();
+        liveKeys?.heard();
+      },
       onDown: () => clientCache?.clear(),
     },
   );
@@ -109,6 +120,16 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   // Every URL Keyhold publishes comes from ISSUER, whatever Host or X-Forwarded-Host a request names.
   pinUrlsToIssuer(provider, config.issuer);
   installProviderSecurityHeaders(provider, config.issuer);
+  // Signing keys rotate while Keyhold runs: published, signing and retired as they stand (oidc/live-keys.ts).
+  liveKeys = startLiveKeys({
+    provider,
+    repo: keysRepo,
+    initial: keys,
+    activationDelay: config.keyActivationDelay,
+    rotationDays: config.keyRotationDays,
+    checkIntervalMs: options.keyCheckIntervalMs ?? 60_000,
+    logger,
+  });
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -185,6 +206,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
 
   app.addHook('onClose', async () => {
     clearInterval(sweep);
+    await liveKeys?.close();
     await listener.close();
   });
 
