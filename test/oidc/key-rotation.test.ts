@@ -87,8 +87,10 @@ interface KeyView {
 
 t.test('two instances: rotate, rotate --now, retire and retention, without a restart', async (t) => {
   const db = await createTestDatabase(t);
-  const a = await startTestApp(t, { db, keyCheckIntervalMs: 250 });
-  const b = await startTestApp(t, { db, keyCheckIntervalMs: 250 });
+  // The default check interval (a minute): what the instances do here, they do when told (NOTIFY) or
+  // when a key is due to change state.
+  const a = await startTestApp(t, { db });
+  const b = await startTestApp(t, { db });
   const creds = await createUser(a.users);
   const { client } = await createClient(a.clients, { postLogoutRedirectUris: ['https://app.example.com/signed-out'] });
   const agents = new Map([[a, new Agent()], [b, new Agent()]]);
@@ -240,18 +242,19 @@ t.test('two instances: rotate, rotate --now, retire and retention, without a res
   });
 
   t.test('retention: a retiring key leaves the JWKS once what it signed can no longer be presented', async (t) => {
-    // As if the retention had passed since the last rotation: every key made that much earlier.
+    // As if the retention had passed since the last rotation: every key made that much earlier. An
+    // instance would have read the keys again when the retention ran out; here they are told.
     await db.pool.query(
       `UPDATE keys SET created_at = created_at - $1 * interval '1 second', activates_at = activates_at - $1 * interval '1 second',
                        retires_at = retires_at - $1 * interval '1 second' WHERE kind = 'signing'`,
       [SIGNING_KEY_RETENTION + 60],
     );
+    await db.pool.query('NOTIFY keyhold_keys');
     const keys = await list();
     const active = keys.filter((k) => k.state === 'active').map((k) => k.kid).sort();
     t.equal(active.length, 2);
     t.same(keys.filter((k) => k.state !== 'active').map((k) => k.state), ['retired', 'retired', 'retired', 'retired'], 'keys list: the four keys before them are retired');
     for (const kh of [a, b]) {
-      // No announcement: each instance finds out when it reads the keys again by itself.
       await until(`${kh.origin} to publish the active keys alone`, async () => JSON.stringify(await kidsOf(kh)) === JSON.stringify(active));
       t.pass(`${kh === a ? 'the first' : 'the second'} instance publishes the two active keys only`);
     }
