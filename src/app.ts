@@ -18,14 +18,15 @@ import { installProviderSecurityHeaders, registerSecurityHeaders } from './http/
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createClientCache } from './oidc/client-cache.ts';
+import { startLiveKeys, type LiveKeys } from './oidc/live-keys.ts';
 import { createSecretVerifier } from './oidc/client-secrets.ts';
 import { createProvider } from './oidc/provider.ts';
 import { createRefreshGrace } from './oidc/refresh-grace.ts';
 import { addressOf, createTokenThrottle, rememberAddress } from './oidc/throttle.ts';
-import { createAuditTrail } from './audit.ts';
+import { auditKeyEvents, createAuditTrail } from './audit.ts';
 import { auditProviderEvents } from './oidc/audit-events.ts';
 import { CLIENT_CHANGES_CHANNEL, createClientsRepo } from './repos/clients.ts';
-import { createKeysRepo } from './repos/keys.ts';
+import { createKeysRepo, KEYS_CHANNEL, type KeyEvents } from './repos/keys.ts';
 import { createProviderModelsRepo } from './repos/provider-models.ts';
 import { createUsersRepo } from './repos/users.ts';
 import { createLockouts } from './security/lockouts.ts';
@@ -43,6 +44,10 @@ export interface AppOptions {
   keyring?: Keyring;
   /** How often expired provider rows are swept, in ms. */
   sweepIntervalMs?: number;
+  /** How often the signing keys are read again without a notification (and KEY_ROTATION_DAYS checked), in ms. */
+  keyCheckIntervalMs?: number;
+  /** Told of scheduled key rotations inside their transaction; by default they go to the audit trail. */
+  keyEvents?: KeyEvents;
 }
 
 export interface Keyhold {
@@ -65,7 +70,15 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   // Changes made through this instance (the admin API) drop its cached copy as soon as they commit.
   const clients = createClientsRepo(pool, { onChange: (clientId) => clientCache?.invalidate(clientId) });
   const models = createProviderModelsRepo(pool);
-  const keys = await createKeysRepo(pool, options.keyring ?? new Keyring(config.encryptionKeys)).ensure();
+  // Admin changes are recorded in their own transactions (services); the rest in batches off the request path.
+  const audit = createAuditTrail(pool, { logger, retentionDays: config.audit.retentionDays });
+  const keysRepo = createKeysRepo(
+    pool,
+    options.keyring ?? new Keyring(config.encryptionKeys),
+    options.keyEvents ?? auditKeyEvents(audit, { kind: 'system' }),
+  );
+  const keys = await keysRepo.ensure();
+  let liveKeys: LiveKeys | undefined;
   const metrics = createMetrics({ pool });
 
   // Rate limits and lockouts are counted in Postgres, shared by every instance; an instance that counts
@@ -80,10 +93,14 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     {
       [CLIENT_CHANGES_CHANNEL]: (clientId) => clientCache?.invalidate(clientId),
       [RATE_LIMIT_CHANNEL]: (payload) => limiter.heard(payload),
+      [KEYS_CHANNEL]: () => liveKeys?.heard(),
     },
     {
       onError: (err) => logger.warn({ err }, 'the LISTEN connection (client changes, rate limits) was lost'),
-      onUp: () => clientCache?.clear(),
+      onUp: () => {
+        clientCache?.clear();
+        liveKeys?.heard();
+      },
       onDown: () => clientCache?.clear(),
     },
   );
@@ -95,9 +112,6 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   const secrets = createSecretVerifier({ cache: clientCache, clients, metrics });
 
   const refreshGrace = config.refreshTokenReuseGrace > 0 ? createRefreshGrace(pool, config.refreshTokenReuseGrace) : undefined;
-
-  // Admin changes are recorded in their own transactions (services); the rest in batches off the request path.
-  const audit = createAuditTrail(pool, { logger, retentionDays: config.audit.retentionDays });
 
   const provider = createProvider({
     issuer: config.issuer,
@@ -122,6 +136,16 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   // Every URL Keyhold publishes comes from ISSUER, whatever Host or X-Forwarded-Host a request names.
   pinUrlsToIssuer(provider, config.issuer);
   installProviderSecurityHeaders(provider, config.issuer);
+  // Signing keys rotate while Keyhold runs: published, signing and retired as they stand (oidc/live-keys.ts).
+  liveKeys = startLiveKeys({
+    provider,
+    repo: keysRepo,
+    initial: keys,
+    activationDelay: config.keyActivationDelay,
+    rotationDays: config.keyRotationDays,
+    checkIntervalMs: options.keyCheckIntervalMs ?? 60_000,
+    logger,
+  });
 
   auditProviderEvents(provider, audit, { tokenEvents: config.audit.tokenEvents, addressOf });
 
@@ -206,6 +230,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   app.addHook('onClose', async () => {
     clearInterval(sweep);
     metrics.close();
+    await liveKeys?.close();
     await listener.close();
     await audit.close();
   });

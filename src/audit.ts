@@ -1,5 +1,6 @@
 import type { Pool, Queryable } from './db/pool.ts';
 import type { Logger } from './logger.ts';
+import type { KeyEvents, SigningKeyInfo } from './repos/keys.ts';
 
 /**
  * The audit trail (docs/audit.md): admin changes, written in the transaction of the change; sign-ins,
@@ -212,3 +213,21 @@ export function createAuditTrail(pool: Pool, { logger, retentionDays }: { logger
 }
 
 export type AuditTrail = ReturnType<typeof createAuditTrail>;
+
+/** The signing-key rotations and retirements, recorded in the transaction that makes them (repos/keys.ts). */
+export function auditKeyEvents(audit: Pick<AuditTrail, 'record'>, actor: AuditActor): KeyEvents {
+  const key = (k: SigningKeyInfo) => ({ kid: k.kid, alg: k.alg, activatesAt: k.activatesAt.toISOString() });
+  return {
+    async onRotated(event, db) {
+      await audit.record(db, {
+        type: 'key.rotated',
+        actor,
+        outcome: 'success',
+        details: { reason: event.reason, keys: event.keys.map(key), replaced: event.replaced.map((k) => k.kid), dropped: event.dropped.map((k) => k.kid) },
+      });
+    },
+    async onRetired({ key: retired }, db) {
+      await audit.record(db, { type: 'key.retired', actor, target: { kind: 'key', id: retired.kid }, outcome: 'success', details: { alg: retired.alg } });
+    },
+  };
+}

@@ -9,9 +9,9 @@ import { openDatabase, type Database } from './db/database.ts';
 import type { Keyring } from './crypto/keyring.ts';
 import { loadKeyring } from './encryption-keys.ts';
 import { ProblemError } from './errors.ts';
+import { keysCommands } from './cli-keys.ts';
 import { createLogger } from './logger.ts';
 import { CLIENT_TYPES, createClientsRepo, type ClientType } from './repos/clients.ts';
-import { createKeysRepo } from './repos/keys.ts';
 import { createProviderModelsRepo } from './repos/provider-models.ts';
 import { createUsersRepo } from './repos/users.ts';
 import { createLockouts } from './security/lockouts.ts';
@@ -214,16 +214,7 @@ export const commands: Record<string, Command> = {
     },
   },
 
-  'keys rotate': {
-    usage: 'keys rotate',
-    async run(ctx) {
-      parse(ctx.args, {});
-      const db = await ctx.db();
-      const keys = await createKeysRepo(db.pool, await ctx.keyring()).rotateSigningKeys();
-      const summary = keys.map((k) => ({ kid: k.kid, alg: k.alg }));
-      print(ctx, { keys: summary }, `new signing keys ${summary.map((k) => `${k.alg} ${k.kid}`).join(', ')}; restart Keyhold instances to sign with them`);
-    },
-  },
+  ...keysCommands,
 };
 
 function usage(): string {

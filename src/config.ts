@@ -45,6 +45,10 @@ export interface Config {
   readonly encryptionKeys: readonly Buffer[];
   /** Addresses and ranges allowed to read /metrics (see http/metrics-routes.ts); loopback by default. */
   readonly metricsAllow: readonly AddressRange[];
+  /** Seconds between a rotation publishing new signing keys and their signing (relying parties' JWKS caches catch up). */
+  readonly keyActivationDelay: number;
+  /** Rotate the signing keys when the newest is this many days old; 0 is off. */
+  readonly keyRotationDays: number;
 }
 
 export class ConfigError extends Error {
@@ -105,6 +109,8 @@ const envSchema = z.object({
   RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE: integerString(0, 100_000).default(60),
   AUDIT_RETENTION_DAYS: integerString(1, 36_500).default(90),
   AUDIT_TOKEN_EVENTS: booleanString.default(false),
+  KEY_ACTIVATION_DELAY: integerString(0, 2_592_000).default(3600),
+  KEY_ROTATION_DAYS: integerString(0, 3650).default(0),
   ENCRYPTION_KEYS: z
     .string()
     .transform((v, ctx) => {
@@ -167,5 +173,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     audit: Object.freeze({ retentionDays: e.AUDIT_RETENTION_DAYS, tokenEvents: e.AUDIT_TOKEN_EVENTS }),
     encryptionKeys: Object.freeze(e.ENCRYPTION_KEYS ?? []),
     metricsAllow: Object.freeze(e.METRICS_ALLOW ?? LOOPBACK),
+    keyActivationDelay: e.KEY_ACTIVATION_DELAY,
+    keyRotationDays: e.KEY_ROTATION_DAYS,
   });
 }

@@ -12,6 +12,7 @@ import type { SecretVerifier } from './client-secrets.ts';
 import { installClientSecretCheck } from './engine/client-secret-check.ts';
 import { installHybridLocalhost } from './engine/hybrid-localhost.ts';
 import { installOfflineAccessConsent } from './engine/offline-access-consent.ts';
+import { ID_TOKEN_TTL, SESSION_TTL } from './lifetimes.ts';
 import { installRefreshGrace, type RefreshGrace } from './refresh-grace.ts';
 import { recallUser } from './request-scope.ts';
 import type { createTokenThrottle } from './throttle.ts';
@@ -205,11 +206,11 @@ ${form}
       AccessToken: (_ctx, _token, client) => accessTokenLifetime(client as unknown as ClientLike),
       ClientCredentials: (_ctx, _token, client) => accessTokenLifetime(client as unknown as ClientLike),
       AuthorizationCode: 60,
-      IdToken: 3600,
+      IdToken: ID_TOKEN_TTL,
       Interaction: 3600,
       RefreshToken: () => deps.refreshTokenLifetime,
       Grant: () => deps.refreshTokenLifetime,
-      Session: 14 * 24 * 3600,
+      Session: SESSION_TTL,
     },
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access'),

@@ -1,4 +1,7 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import Provider, { errors } from 'oidc-provider';
@@ -6,7 +9,9 @@ import t from 'tap';
 import { installClientSecretCheck } from '../../src/oidc/engine/client-secret-check.ts';
 import { IMPLICIT_LOCALHOST_CODE, installHybridLocalhost } from '../../src/oidc/engine/hybrid-localhost.ts';
 import { EngineInternalMovedError } from '../../src/oidc/engine/internal-moved.ts';
+import { installLiveKeystore } from '../../src/oidc/engine/keystore.ts';
 import { installOfflineAccessConsent } from '../../src/oidc/engine/offline-access-consent.ts';
+import type { PrivateJwk } from '../../src/repos/keys.ts';
 
 /**
  * The oidc-provider internals Keyhold adapts (src/oidc/engine/*): each is still where its module
@@ -18,7 +23,7 @@ import { installOfflineAccessConsent } from '../../src/oidc/engine/offline-acces
  * prompt=consent in test/flow/tokens.test.ts ("refresh tokens: offline_access on a client that allows
  * them, no prompt=consent needed"), an https://localhost redirect URL of a hybrid client in
  * test/flow/authorization.test.ts, and client secrets at the token endpoint in
- * test/oidc/client-secrets.test.ts.
+ * test/oidc/client-secrets.test.ts; keys rotating in running instances in test/oidc/key-rotation.test.ts.
  */
 
 const ISSUER = 'http://localhost:3000';
@@ -134,5 +139,54 @@ t.test('hybrid-localhost: Client.Schema.prototype.invalidate and its implicit-fo
     ['no invalidate on the schema', { Client: { Schema: { prototype: {} } } }],
   ] as const) {
     t.throws(() => installHybridLocalhost(fake(shape)), EngineInternalMovedError, `refuses an engine with ${what}`);
+  }
+});
+
+t.test('keystore: the provider keystore and published JWKS, replaced in place', async (t) => {
+  const lib = dirname(createRequire(import.meta.url).resolve('oidc-provider'));
+  const idToken = await readFile(join(lib, 'models', 'id_token.js'), 'utf8');
+  t.ok(idToken.includes('instance(provider).keystore.selectForSign('), 'ID tokens are signed with a key the engine selects from its keystore when it signs (lib/models/id_token.js)');
+  t.ok(idToken.includes('keyOrStore = instance(provider).keystore;'), 'and id_token_hints are verified against it when they come (the same file)');
+  const jwksAction = await readFile(join(lib, 'actions', 'jwks.js'), 'utf8');
+  t.ok(jwksAction.includes('instance(ctx.oidc.provider).jwks'), 'the JWKS served is read per request (lib/actions/jwks.js)');
+
+  const jwk = (alg: 'RS256' | 'ES256'): PrivateJwk => {
+    const pair = alg === 'RS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    return { ...pair.privateKey.export({ format: 'jwk' }), kid: randomUUID(), alg, use: 'sig' };
+  };
+  const [first, retiring, active, pending, es] = [jwk('RS256'), jwk('RS256'), jwk('RS256'), jwk('RS256'), jwk('ES256')];
+  const provider = new Provider(ISSUER, { jwks: { keys: [first, es] as never } });
+  const server = createServer(provider.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const published = async () => {
+    const body = (await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks`)).json()) as { keys: Array<Record<string, unknown>> };
+    return body.keys;
+  };
+  t.same((await published()).map((k) => k.kid), [first.kid, es.kid], 'before: the keys given at construction');
+
+  const live = installLiveKeystore(provider);
+  live.replace({ published: [pending, retiring, active, es], signing: [active.kid, es.kid] });
+  const keys = await published();
+  t.same(keys.map((k) => k.kid), [active.kid, es.kid, pending.kid, retiring.kid], 'the JWKS serves the new set at once, the signing keys first');
+  t.notOk(keys.some((k) => ['d', 'p', 'q', 'dp', 'dq', 'qi'].some((part) => part in k)), 'public parts only');
+  t.same(keys[0], { kty: 'RSA', use: 'sig', kid: active.kid, alg: 'RS256', e: active.e, n: active.n });
+
+  const keystore = (createRequire(import.meta.url)('oidc-provider/lib/helpers/weak_cache.js') as { default: (p: Provider) => { keystore: { selectForSign(o: object): Array<{ kid: string }>; selectForVerify(o: object): Array<{ kid: string }> } } }).default(provider).keystore;
+  t.same(keystore.selectForSign({ alg: 'RS256', use: 'sig' }).map((k) => k.kid), [active.kid], 'only the active key of an algorithm is offered for signing');
+  t.same(keystore.selectForSign({ alg: 'ES256', use: 'sig' }).map((k) => k.kid), [es.kid]);
+  for (const key of [pending, retiring]) {
+    t.same(keystore.selectForVerify({ alg: 'RS256', kid: key.kid }).map((k) => k.kid), [key.kid], 'a published key that does not sign still verifies');
+  }
+  t.same(keystore.selectForVerify({ alg: 'RS256', kid: first.kid }), [], 'a key no longer published no longer verifies');
+
+  live.replace({ published: [retiring, es], signing: [es.kid] });
+  t.same(keystore.selectForSign({ alg: 'RS256', use: 'sig' }), [], 'with no active RS256 key nothing signs RS256 (rather than a key that must not)');
+
+  for (const [what, shape] of [
+    ['an object that is not a provider', {}],
+    ['a provider-like object without internals', { Client: { prototype: {} } }],
+  ] as const) {
+    t.throws(() => installLiveKeystore(fake(shape)), EngineInternalMovedError, `refuses ${what}`);
   }
 });

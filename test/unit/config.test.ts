@@ -93,3 +93,18 @@ t.test('METRICS_ALLOW: loopback by default, a list of addresses and CIDR ranges,
     t.match(err.problems.find((p) => p.startsWith('METRICS_ALLOW: ')), /must be comma-separated IP addresses or CIDR ranges/);
   }
 });
+
+t.test('signing-key rotation: the activation delay and the schedule', async (t) => {
+  const defaults = loadConfig({});
+  t.equal(defaults.keyActivationDelay, 3600, 'new keys sign an hour after they are published');
+  t.equal(defaults.keyRotationDays, 0, 'no scheduled rotation unless asked for');
+
+  const set = loadConfig({ KEY_ACTIVATION_DELAY: '0', KEY_ROTATION_DAYS: '90' });
+  t.equal(set.keyActivationDelay, 0, '0: rotations sign at once');
+  t.equal(set.keyRotationDays, 90);
+
+  const err = t.throws(() => loadConfig({ KEY_ACTIVATION_DELAY: '1.5', KEY_ROTATION_DAYS: '-1' }), ConfigError) as ConfigError;
+  t.same(err.problems.map((line) => line.split(':')[0]), ['KEY_ACTIVATION_DELAY', 'KEY_ROTATION_DAYS'], 'one line per bad variable');
+  t.throws(() => loadConfig({ KEY_ACTIVATION_DELAY: '2592001' }), ConfigError, 'a delay over 30 days is refused');
+  t.throws(() => loadConfig({ KEY_ROTATION_DAYS: '3651' }), ConfigError, 'a schedule over ten years is refused');
+});
