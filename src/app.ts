@@ -18,6 +18,7 @@ import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { createClientCache } from './oidc/client-cache.ts';
 import { createSecretVerifier } from './oidc/client-secrets.ts';
+import { installOutageAnswers } from './oidc/outage.ts';
 import { createProvider } from './oidc/provider.ts';
 import { createRefreshGrace } from './oidc/refresh-grace.ts';
 import { createTokenThrottle, rememberAddress } from './oidc/throttle.ts';
@@ -109,6 +110,8 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   // Every URL Keyhold publishes comes from ISSUER, whatever Host or X-Forwarded-Host a request names.
   pinUrlsToIssuer(provider, config.issuer);
   installProviderSecurityHeaders(provider, config.issuer);
+  // A database outage: 503 with Retry-After, never a 500 (installed last, so inside the headers middleware).
+  installOutageAnswers(provider, logger);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,

@@ -48,11 +48,12 @@ export interface TestApp extends Keyhold {
 
 /**
  * A real Keyhold listening on loopback, on a database of its own. `issuerPath` mounts the provider
- * below a path; `db` shares a database with another instance.
+ * below a path; `db` shares a database with another instance; `sweepIntervalMs` runs the background
+ * sweep that often.
  */
 export async function startTestApp(
   t: Test,
-  { issuerPath = '', env = {}, db }: { issuerPath?: string; env?: Record<string, string>; db?: TestDatabase } = {},
+  { issuerPath = '', env = {}, db, sweepIntervalMs }: { issuerPath?: string; env?: Record<string, string>; db?: TestDatabase; sweepIntervalMs?: number } = {},
 ): Promise<TestApp> {
   const database = db ?? (await createTestDatabase(t));
   const port = await freePort();
@@ -67,7 +68,7 @@ export async function startTestApp(
   });
   const logs = new LogCapture();
   const logger = createLogger(config.logLevel, logs);
-  const keyhold = await buildApp({ config, pool: database.pool, databaseUrl: database.url, logger });
+  const keyhold = await buildApp({ config, pool: database.pool, databaseUrl: database.url, logger, ...(sweepIntervalMs ? { sweepIntervalMs } : {}) });
   await keyhold.app.listen({ port, host: '127.0.0.1' });
   t.teardown(() => keyhold.app.close());
   return {
