@@ -59,6 +59,14 @@ closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
   await db.close();
 });
 
+// The embedded Postgres ended by itself (killed, crashed): nothing can be served without it. Keyhold
+// answers what it holds, then exits 1 so that its supervisor starts both again.
+db.watch(({ pid }) => {
+  logger.fatal({ pid, dataDir: config.dataDir }, 'the embedded Postgres stopped unexpectedly; Keyhold exits so that it is restarted with it');
+  setTimeout(() => process.exit(1), 3000).unref();
+  void app.close().finally(() => process.exit(1));
+});
+
 try {
   await app.listen({ port: config.port, host: config.host });
   logger.info({ issuer: config.issuer, discovery: `${config.issuer}/.well-known/openid-configuration` }, 'Keyhold is ready');
