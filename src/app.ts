@@ -9,6 +9,7 @@ import type { Pool } from './db/pool.ts';
 import { sendProblem } from './errors.ts';
 import { adminApi } from './http/admin-api/index.ts';
 import { consoleRoutes } from './http/console/routes.ts';
+import { trackConnections, type Drain } from './http/drain.ts';
 import { healthRoutes } from './http/health.ts';
 import { interactionRoutes } from './http/interaction/routes.ts';
 import { pinUrlsToIssuer } from './http/issuer-host.ts';
@@ -46,6 +47,8 @@ export interface AppOptions {
 export interface Keyhold {
   app: FastifyInstance;
   provider: Provider;
+  /** The HTTP server's connections, for a shutdown that fails no accepted request (server.ts). */
+  drain: Drain;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -124,10 +127,14 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // Not a 503 for every request once closing began: the drain (http/drain.ts) closes connections
+    // between requests, and what was accepted is served.
+    return503OnClosing: false,
     // A path Fastify cannot decode (`%zz`) or a parameter over its length limit: problem+json, like every other error.
     frameworkErrors: sendProblem,
   });
+
+  const drain = trackConnections(app.server);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -141,7 +148,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
 
   const mountPath = new URL(config.issuer).pathname.replace(/\/$/, '');
   mountProvider(app, provider, mountPath);
-  await app.register(healthRoutes, { pool, metrics });
+  await app.register(healthRoutes, { pool, metrics, isDraining: () => drain.draining });
   await app.register(interactionRoutes, {
     provider,
     users,
@@ -191,5 +198,5 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     await listener.close();
   });
 
-  return { app, provider };
+  return { app, provider, drain };
 }

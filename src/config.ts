@@ -40,6 +40,8 @@ export interface Config {
    * unset: the embedded database then keeps a generated one in `DATA_DIR` (see encryption-keys.ts).
    */
   readonly encryptionKeys: readonly Buffer[];
+  /** Seconds /readyz answers 503 on SIGTERM, while requests are still served, before the listener closes. */
+  readonly shutdownDrainSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -98,6 +100,7 @@ const envSchema = z.object({
   LOCKOUT_MAX_SECONDS: integerString(1, 86_400).default(900),
   RATE_LIMIT_SIGNIN_PER_MINUTE: integerString(0, 100_000).default(60),
   RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE: integerString(0, 100_000).default(60),
+  SHUTDOWN_DRAIN_SECONDS: integerString(0, 300).default(5),
   ENCRYPTION_KEYS: z
     .string()
     .transform((v, ctx) => {
@@ -149,5 +152,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     lockout: Object.freeze({ threshold: e.LOCKOUT_THRESHOLD, seconds: e.LOCKOUT_SECONDS, maxSeconds: e.LOCKOUT_MAX_SECONDS }),
     rateLimits: Object.freeze({ signin: e.RATE_LIMIT_SIGNIN_PER_MINUTE, tokenFailures: e.RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE }),
     encryptionKeys: Object.freeze(e.ENCRYPTION_KEYS ?? []),
+    shutdownDrainSeconds: e.SHUTDOWN_DRAIN_SECONDS,
   });
 }

@@ -2,11 +2,15 @@ import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../db/pool.ts';
 import type { Metrics } from '../metrics.ts';
 
-/** /healthz: the process answers. /readyz: the database answers too. /metrics: Prometheus text. */
-export async function healthRoutes(app: FastifyInstance, { pool, metrics }: { pool: Pool; metrics: Metrics }) {
+/**
+ * /healthz: the process answers. /readyz: the database answers too, and the instance is not shutting
+ * down (`isDraining`, see drain.ts). /metrics: Prometheus text.
+ */
+export async function healthRoutes(app: FastifyInstance, { pool, metrics, isDraining = () => false }: { pool: Pool; metrics: Metrics; isDraining?: () => boolean }) {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_req, reply) => {
+    if (isDraining()) return reply.code(503).send({ status: 'unavailable', reason: 'shutting down' });
     try {
       await Promise.race([
         pool.query('SELECT 1'),
