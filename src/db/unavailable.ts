@@ -9,7 +9,11 @@
 /** What every 503 for an outage tells the caller to wait before trying again. */
 export const RETRY_AFTER_SECONDS = 5;
 
-/** Network failures on the way to the server (Node's system error codes). */
+/**
+ * Network failures on the way to the server: Node's system error codes, raised by a socket call
+ * (`syscall`: connect, read, write, getaddrinfo). A client of Keyhold hanging up raises ECONNRESET
+ * too, but without a syscall (`aborted`): that is no outage.
+ */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -55,8 +59,9 @@ export function markConnectFailure<T>(err: T): T {
 
 function isOutage(err: object): boolean {
   if (connectFailures.has(err)) return true;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (NETWORK_CODES.has(code) || OUTAGE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+  const { code, syscall } = err as { code?: unknown; syscall?: unknown };
+  if (typeof code === 'string' && NETWORK_CODES.has(code) && typeof syscall === 'string') return true;
+  if (typeof code === 'string' && (OUTAGE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
   const message = (err as { message?: unknown }).message;
   return typeof message === 'string' && DRIVER_MESSAGES.has(message);
 }

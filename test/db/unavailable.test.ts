@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import t from 'tap';
@@ -143,6 +144,21 @@ t.test('an outage is told apart from a failing query', async (t) => {
     await client.end().catch(() => undefined);
     await relay.close();
   }
+
+  // A client of Keyhold hanging up mid-request raises ECONNRESET too: not an outage of the database.
+  const aborted = await new Promise<unknown>((resolve) => {
+    const http = createHttpServer((req) => {
+      req.on('error', resolve);
+      req.resume();
+    });
+    http.listen(0, '127.0.0.1', () => {
+      const socket = connect((http.address() as { port: number }).port, '127.0.0.1');
+      socket.write('POST / HTTP/1.1\r\nHost: keyhold\r\nContent-Length: 100\r\n\r\nabc', () => setTimeout(() => socket.destroy(), 50));
+    });
+    t.teardown(() => http.close());
+  });
+  t.equal((aborted as { code?: string }).code, 'ECONNRESET');
+  t.notOk(isDatabaseUnavailable(aborted), 'a client of Keyhold hanging up');
 
   // Wrapped errors count by what they wrap.
   t.ok(isDatabaseUnavailable(new Error('migration failed', { cause: refused })), 'an outage as a cause');
