@@ -176,7 +176,7 @@ export async function startEmbeddedPostgres(
     await client.end();
   }
   // The postmaster's pid, as Postgres itself records it (what watch() checks).
-  const pid = (await runningServer(clusterDir))?.pid ?? 0;
+  const pid = (await runningServer(clusterDir))?.pid;
   // If the process ends without a clean shutdown, still send Postgres its fast-shutdown signal
   // (stop() signals synchronously).
   const onExit = () => void server.stop();
@@ -191,7 +191,9 @@ export async function startEmbeddedPostgres(
       return (stopped ??= server.stop());
     },
     watch: (onGone) => {
-      unwatch = watchPid(pid, onGone);
+      // No pid recorded means it is gone already.
+      if (pid === undefined) onGone({ pid: 0 });
+      else unwatch = watchPid(pid, onGone);
     },
   };
 }
