@@ -9,6 +9,7 @@ import type { Pool } from './db/pool.ts';
 import { sendProblem } from './errors.ts';
 import { adminApi } from './http/admin-api/index.ts';
 import { consoleRoutes } from './http/console/routes.ts';
+import { trackConnections, type Drain } from './http/drain.ts';
 import { healthRoutes } from './http/health.ts';
 import { interactionRoutes } from './http/interaction/routes.ts';
 import { pinUrlsToIssuer } from './http/issuer-host.ts';
@@ -20,6 +21,7 @@ import { createMetrics } from './metrics.ts';
 import { createClientCache } from './oidc/client-cache.ts';
 import { startLiveKeys, type LiveKeys } from './oidc/live-keys.ts';
 import { createSecretVerifier } from './oidc/client-secrets.ts';
+import { installOutageAnswers } from './oidc/outage.ts';
 import { createProvider } from './oidc/provider.ts';
 import { createRefreshGrace } from './oidc/refresh-grace.ts';
 import { addressOf, createTokenThrottle, rememberAddress } from './oidc/throttle.ts';
@@ -53,6 +55,8 @@ export interface AppOptions {
 export interface Keyhold {
   app: FastifyInstance;
   provider: Provider;
+  /** The HTTP server's connections, for a shutdown that fails no accepted request (server.ts). */
+  drain: Drain;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -149,6 +153,9 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
 
   auditProviderEvents(provider, audit, { tokenEvents: config.audit.tokenEvents, addressOf });
 
+  // A database outage: 503 with Retry-After, never a 500 (installed last, so inside the headers middleware).
+  installOutageAnswers(provider, logger);
+
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     // One proxy hop is trusted: the client's address is the one that proxy saw (the last X-Forwarded-For
@@ -160,10 +167,14 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    return503OnClosing: true,
+    // Not a 503 for every request once closing began: the drain (http/drain.ts) closes connections
+    // between requests, and what was accepted is served.
+    return503OnClosing: false,
     // A path Fastify cannot decode (`%zz`) or a parameter over its length limit: problem+json, like every other error.
     frameworkErrors: sendProblem,
   });
+
+  const drain = trackConnections(app.server);
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -177,7 +188,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
 
   const mountPath = new URL(config.issuer).pathname.replace(/\/$/, '');
   mountProvider(app, provider, mountPath);
-  await app.register(healthRoutes, { pool });
+  await app.register(healthRoutes, { pool, isDraining: () => drain.draining });
   await app.register(metricsRoutes, { metrics, allow: config.metricsAllow });
   await app.register(interactionRoutes, {
     provider,
@@ -235,5 +246,5 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     await audit.close();
   });
 
-  return { app, provider };
+  return { app, provider, drain };
 }

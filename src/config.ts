@@ -49,6 +49,8 @@ export interface Config {
   readonly keyActivationDelay: number;
   /** Rotate the signing keys when the newest is this many days old; 0 is off. */
   readonly keyRotationDays: number;
+  /** Seconds /readyz answers 503 on SIGTERM, while requests are still served, before the listener closes. */
+  readonly shutdownDrainSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -111,6 +113,7 @@ const envSchema = z.object({
   AUDIT_TOKEN_EVENTS: booleanString.default(false),
   KEY_ACTIVATION_DELAY: integerString(0, 2_592_000).default(3600),
   KEY_ROTATION_DAYS: integerString(0, 3650).default(0),
+  SHUTDOWN_DRAIN_SECONDS: integerString(0, 300).default(5),
   ENCRYPTION_KEYS: z
     .string()
     .transform((v, ctx) => {
@@ -175,5 +178,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     metricsAllow: Object.freeze(e.METRICS_ALLOW ?? LOOPBACK),
     keyActivationDelay: e.KEY_ACTIVATION_DELAY,
     keyRotationDays: e.KEY_ROTATION_DAYS,
+    shutdownDrainSeconds: e.SHUTDOWN_DRAIN_SECONDS,
   });
 }

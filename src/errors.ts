@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable, reportOutage, RETRY_AFTER_SECONDS } from './db/unavailable.ts';
 
 /** One problem in a request body: where (a JSON path) and which rule it breaks. */
 export interface FieldProblem {
@@ -42,10 +43,18 @@ export interface Problem {
 }
 
 /**
- * The single place that decides what an error exposes. Known errors keep their message; anything
- * else becomes a 500 whose message is logged, never sent.
+ * The single place that decides what an error exposes. Known errors keep their message; a database
+ * outage is a 503 (sent with Retry-After); anything else becomes a 500 whose message is logged, never sent.
  */
 export function toProblem(err: unknown): Problem {
+  if (isDatabaseUnavailable(err)) {
+    return {
+      type: 'https://keyhold.dev/problems/database-unavailable',
+      title: 'Service unavailable',
+      status: 503,
+      detail: `Keyhold cannot reach its database right now; try again in ${RETRY_AFTER_SECONDS} seconds`,
+    };
+  }
   if (err instanceof ProblemError) {
     return {
       type: `https://keyhold.dev/problems/${err.code}`,
@@ -73,6 +82,9 @@ export function toProblem(err: unknown): Problem {
 
 export function sendProblem(err: unknown, request: FastifyRequest, reply: FastifyReply) {
   const problem = toProblem(err);
-  if (problem.status >= 500) request.log.error({ err }, 'request failed');
+  if (problem.status === 503) {
+    reportOutage(request.log, err);
+    reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  } else if (problem.status >= 500) request.log.error({ err }, 'request failed');
   return reply.code(problem.status).type('application/problem+json').send(problem);
 }

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { SealedDataError } from './crypto/keyring.ts';
 import { openDatabase } from './db/database.ts';
 import { loadKeyring } from './encryption-keys.ts';
+import { SHUTDOWN_GRACE_SECONDS } from './http/drain.ts';
 import { createLogger } from './logger.ts';
 import { createUsersRepo } from './repos/users.ts';
 
@@ -43,7 +44,7 @@ if (admin.generatedPassword) {
   logger.info({ username: config.adminUsername }, 'administrator created from ADMIN_USERNAME/ADMIN_PASSWORD');
 }
 
-const { app } = await buildApp({ config, pool: db.pool, databaseUrl: db.url, logger, keyring }).catch(async (err: unknown) => {
+const { app, drain } = await buildApp({ config, pool: db.pool, databaseUrl: db.url, logger, keyring }).catch(async (err: unknown) => {
   await db.close();
   if (err instanceof SealedDataError) {
     process.stderr.write(`keyhold: the signing and cookie keys in the database cannot be opened: ${err.message}. Start with the ENCRYPTION_KEYS they were sealed under (see the README, "Encryption keys").\n`);
@@ -52,11 +53,23 @@ const { app } = await buildApp({ config, pool: db.pool, databaseUrl: db.url, log
   throw err;
 });
 
-closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+// SIGTERM (an orchestrator, docker stop): /readyz answers 503 for SHUTDOWN_DRAIN_SECONDS while requests
+// are still served, then the listener closes and what was accepted completes (http/drain.ts). Ctrl-C at a
+// terminal (SIGINT) and a crash skip the wait. Past the grace the process exits 1.
+closeWithGrace({ delay: (config.shutdownDrainSeconds + SHUTDOWN_GRACE_SECONDS) * 1000 }, async ({ signal, err }) => {
   if (err) logger.error({ err }, 'shutting down after an error');
-  else logger.info({ signal }, 'shutting down');
+  else logger.info({ signal, drainSeconds: signal === 'SIGTERM' ? config.shutdownDrainSeconds : 0 }, 'shutting down');
+  await drain.shutdown({ drainMs: signal === 'SIGTERM' ? config.shutdownDrainSeconds * 1000 : 0 });
   await app.close();
   await db.close();
+});
+
+// The embedded Postgres ended by itself (killed, crashed): nothing can be served without it. Keyhold
+// answers what it holds, then exits 1 so that its supervisor starts both again.
+db.watch(({ pid }) => {
+  logger.fatal({ pid, dataDir: config.dataDir }, 'the embedded Postgres stopped unexpectedly; Keyhold exits so that it is restarted with it');
+  setTimeout(() => process.exit(1), 3000).unref();
+  void drain.shutdown({ drainMs: 0 }).then(() => app.close()).finally(() => process.exit(1));
 });
 
 try {

@@ -9,6 +9,11 @@ export interface Database {
   url: string;
   /** Closes the pool and, for the embedded server, stops Postgres cleanly. */
   close(): Promise<void>;
+  /**
+   * With the embedded server: calls `onGone` once if Postgres ends by itself (killed, crashed). A
+   * Postgres server at DATABASE_URL is someone else's to supervise: never called.
+   */
+  watch(onGone: (detail: { pid: number }) => void): void;
 }
 
 /**
@@ -39,5 +44,5 @@ export async function openDatabase(config: Config, logger: Logger, { runMigratio
     await close();
     throw err;
   }
-  return { pool, url, close };
+  return { pool, url, close, watch: (onGone) => embedded?.watch(onGone) };
 }

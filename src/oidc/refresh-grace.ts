@@ -3,6 +3,7 @@ import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { digest } from '../crypto/digest.ts';
 import { ENCRYPTION_KEY_BYTES, Keyring } from '../crypto/keyring.ts';
 import type { Pool } from '../db/pool.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import { EngineInternalMovedError } from './engine/internal-moved.ts';
 
 /**
@@ -100,7 +101,10 @@ export function installRefreshGrace(provider: Provider, grace: RefreshGrace): vo
     }
     const presented = ctx.oidc?.params?.['refresh_token'];
     if (ctx.status === 200 && isRefreshRequest(ctx) && typeof presented === 'string' && ctx.oidc.entities.RotatedRefreshToken) {
-      await grace.keep(presented, ctx.body);
+      // The rotation is done: with the database gone since, its answer is still sent, only not kept.
+      await grace.keep(presented, ctx.body).catch((err: unknown) => {
+        if (!isDatabaseUnavailable(err)) throw err;
+      });
     }
   });
 }

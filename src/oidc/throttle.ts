@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { RateLimiter } from '../security/rate-limits.ts';
 
 /** The endpoints where a client authenticates, below the provider's mount path. */
@@ -118,10 +119,14 @@ export function createTokenThrottle({ limiter, perMinute, onClientAuthFailure, o
         }
         if (ctx.status < 400 || ctx.status >= 500) return;
         // One statement either way, so a failure for a client that exists costs what one for an unknown client costs.
-        const [byAddress, byClient] = await limiter.hitEach(
-          o?.failedClientId ? [addressBucket(address), clientBucket(o.failedClientId)] : [addressBucket(address)],
-          perMinute,
-        );
+        // With the database unavailable the failure is answered as it is, uncounted: anything worth
+        // guessing (a secret, a code, a token) needs the database to be checked, and fails with 503.
+        const [byAddress, byClient] = await limiter
+          .hitEach(o?.failedClientId ? [addressBucket(address), clientBucket(o.failedClientId)] : [addressBucket(address)], perMinute)
+          .catch((err: unknown) => {
+            if (isDatabaseUnavailable(err)) return [];
+            throw err;
+          });
         if (!byAddress) return;
         if (byClient && !byClient.allowed) {
           onLimited?.('token_client');

@@ -67,3 +67,11 @@ export function messagePage(title: string, message: string, detail?: string): st
 ${detail ? `<p class="muted"><code>${escapeHtml(detail)}</code></p>` : ''}`,
   );
 }
+
+/** The page of a request Keyhold cannot serve while its database is unavailable (answered 503 with Retry-After). */
+export function unavailablePage(): string {
+  return messagePage(
+    'Keyhold is unavailable for a moment',
+    'Keyhold cannot reach its database right now, so it cannot sign you in. Wait a few seconds, then reload this page.',
+  );
+}

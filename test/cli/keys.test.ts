@@ -61,6 +61,12 @@ t.test('keys list, rotate and retire: what they print', async (t) => {
   t.match(now.stdout, new RegExp(`^new signing keys (RS256|ES256) ${KID}, (RS256|ES256) ${KID}: signing now on every running instance\\n`));
   t.match(now.stdout, /\nthe pending keys (RS256|ES256) [0-9a-f-]{36} were replaced before they signed and are retired\n/, 'the other pending key is replaced');
   t.match(now.stdout, /\nto withdraw a compromised key at once: keys retire KID\n$/);
+
+  const { rows: events } = await db.pool.query<{ type: string; actor: { kind: string }; details: { reason?: string } }>(
+    "SELECT type, actor, details FROM audit_events WHERE type LIKE 'key.%' ORDER BY id",
+  );
+  t.same(events.map((e) => `${e.type} by ${e.actor.kind}`), ['key.rotated by cli', 'key.rotated by cli', 'key.retired by cli', 'key.rotated by cli'], 'every rotation and retirement is in the audit trail');
+  t.notOk(JSON.stringify(events).includes('"d"'), 'no private key material in it');
 });
 
 t.test('errors: one line, exit 1', async (t) => {

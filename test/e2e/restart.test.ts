@@ -18,7 +18,8 @@ t.test('a restart on the same DATA_DIR keeps users, keys, sessions and tokens; S
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const port = await freePort();
   const origin = `http://localhost:${port}`;
-  const env = { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_USERNAME: 'root', DATABASE_URL: '' };
+  // A short drain: the drain itself is test/e2e/shutdown.test.ts's subject.
+  const env = { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_USERNAME: 'root', DATABASE_URL: '', SHUTDOWN_DRAIN_SECONDS: '1' };
 
   // First start: the administrator's password is generated and printed once.
   let server = await startServer(env);
@@ -113,7 +114,7 @@ t.test('after a crash (SIGKILL) nothing stored is lost, and the next start adopt
   const dataDir = await mkdtemp(join(tmpdir(), 'keyhold-crash-'));
   t.teardown(() => rm(dataDir, { recursive: true, force: true }));
   const port = await freePort();
-  const env = { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_PASSWORD: 'crash-test-password', DATABASE_URL: '' };
+  const env = { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ADMIN_PASSWORD: 'crash-test-password', DATABASE_URL: '', SHUTDOWN_DRAIN_SECONDS: '1' };
   let server = await startServer(env);
   const shared = await startEmbeddedPostgres(dataDir);
   const pool = createPool({ connectionString: shared.url });

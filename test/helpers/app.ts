@@ -50,7 +50,8 @@ export interface TestApp extends Keyhold {
  * A real Keyhold listening on loopback, on a database of its own. `issuerPath` mounts the provider
  * below a path; `db` shares a database with another instance; `issuer` is the public URL when that is
  * not the instance's own (a proxy in front, which every instance behind it names as ISSUER);
- * `keyCheckIntervalMs` how often it reads the signing keys again unprompted.
+ * `keyCheckIntervalMs` how often it reads the signing keys again unprompted; `sweepIntervalMs` runs the
+ * background sweep that often.
  */
 export async function startTestApp(
   t: Test,
@@ -60,7 +61,15 @@ export async function startTestApp(
     env = {},
     db,
     keyCheckIntervalMs,
-  }: { issuerPath?: string; issuer?: string; env?: Record<string, string>; db?: TestDatabase; keyCheckIntervalMs?: number } = {},
+    sweepIntervalMs,
+  }: {
+    issuerPath?: string;
+    issuer?: string;
+    env?: Record<string, string>;
+    db?: TestDatabase;
+    keyCheckIntervalMs?: number;
+    sweepIntervalMs?: number;
+  } = {},
 ): Promise<TestApp> {
   const database = db ?? (await createTestDatabase(t));
   const port = await freePort();
@@ -75,7 +84,14 @@ export async function startTestApp(
   });
   const logs = new LogCapture();
   const logger = createLogger(config.logLevel, logs);
-  const keyhold = await buildApp({ config, pool: database.pool, databaseUrl: database.url, logger, ...(keyCheckIntervalMs ? { keyCheckIntervalMs } : {}) });
+  const keyhold = await buildApp({
+    config,
+    pool: database.pool,
+    databaseUrl: database.url,
+    logger,
+    ...(keyCheckIntervalMs ? { keyCheckIntervalMs } : {}),
+    ...(sweepIntervalMs ? { sweepIntervalMs } : {}),
+  });
   await keyhold.app.listen({ port, host: '127.0.0.1' });
   t.teardown(() => keyhold.app.close());
   return {

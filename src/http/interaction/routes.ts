@@ -10,7 +10,8 @@ import type { UsersRepo } from '../../repos/users.ts';
 import type { AuditTrail } from '../../audit.ts';
 import type { Lockouts } from '../../security/lockouts.ts';
 import type { RateLimiter } from '../../security/rate-limits.ts';
-import { cspSource, escapeHtml, messagePage, page } from '../../oidc/views.ts';
+import { cspSource, escapeHtml, messagePage, page, unavailablePage } from '../../oidc/views.ts';
+import { isDatabaseUnavailable, reportOutage, RETRY_AFTER_SECONDS } from '../../db/unavailable.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -73,6 +74,10 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
   // A body Fastify refuses before a handler runs (too large, of another type, not parseable): a page, as
   // everything else here, never the API's problem+json.
   app.setErrorHandler((err: FastifyError, request, reply) => {
+    if (isDatabaseUnavailable(err)) {
+      reportOutage(request.log, err);
+      return html(reply.header('retry-after', String(RETRY_AFTER_SECONDS)), 503, unavailablePage());
+    }
     const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) {
       request.log.error({ err }, 'request failed');
