@@ -4,14 +4,16 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { createUser } from '../helpers/fixtures.ts';
 import { Agent, authorize, decodeJwt, pkce, post, random, userinfo } from '../helpers/flow.ts';
 import { fetchJwks, halfHash, signedBy, type Jwks } from '../helpers/jwt.ts';
+import { runCli } from '../helpers/cli.ts';
 import { startProxy } from '../helpers/proxy.ts';
 
 /**
  * Keyhold replicated as docker-compose.yml runs it: two instances on one database, both with the
  * proxy's URL as ISSUER and TRUST_PROXY=true, behind a reverse proxy that sends each request to the
  * next instance in turn. A browser's hybrid sign-in, the app's code exchange, refreshes, userinfo and
- * logout all cross from one instance to the other, and a client changed through the admin API (on
- * one of them) is in force at both on their next request.
+ * logout all cross from one instance to the other, a client changed through the admin API (on one of
+ * them) is in force at both on their next request, and a signing-key rotation is published and then
+ * used by both.
  */
 
 const REDIRECT = 'https://app.example.com/callback';
@@ -195,6 +197,40 @@ t.test('two instances behind a round-robin proxy serve one hybrid sign-in, its t
     secret = { id: added.body.id, value: added.body.value };
   });
 
+  await t.test('a signing-key rotation: published by both at once, signing at both after the delay', async (t) => {
+    const kidOf = (jwt: string) => (JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString('utf8')) as { kid: string; alg: string });
+    const jwksAt = (kh: TestApp) => at(t, kh, async () => (await (await fetch(`${proxy.origin}/jwks`)).json()) as Jwks);
+    /** A refresh through `kh`: its new ID token, and the refresh token kept for the next step. */
+    const idTokenFrom = async (kh: TestApp) => {
+      const refreshed = await at(t, kh, () => tokenRequest({ grant_type: 'refresh_token', refresh_token: String(exchanged.body.refresh_token) }));
+      t.equal(refreshed.status, 200, `refreshed at ${name(kh.origin)}`);
+      exchanged.body.refresh_token = refreshed.body.refresh_token;
+      return String(refreshed.body.id_token);
+    };
+    const before = kidOf(await idTokenFrom(a));
+    const rotated = await runCli(a.db.url, ['keys', 'rotate', '--json'], { KEY_ACTIVATION_DELAY: '3' });
+    t.equal(rotated.code, 0, rotated.stderr);
+    const fresh = (JSON.parse(rotated.stdout) as { keys: { kid: string; alg: string }[] }).keys;
+    const freshKid = fresh.find((k) => k.alg === before.alg)!.kid;
+
+    // Published by both within seconds (NOTIFY), no restart.
+    for (const kh of [a, b]) {
+      const deadline = Date.now() + 5_000;
+      while (!(await jwksAt(kh)).keys.some((k) => k.kid === freshKid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      t.ok((await jwksAt(kh)).keys.some((k) => k.kid === freshKid), `${name(kh.origin)} publishes the new key`);
+    }
+    const pendingToken = await idTokenFrom(b);
+    t.equal(kidOf(pendingToken).kid, before.kid, 'before the activation delay, ID tokens are still signed with the old key');
+
+    await new Promise((r) => setTimeout(r, 3_500));
+    for (const kh of [a, b]) {
+      const idToken = await idTokenFrom(kh);
+      t.equal(kidOf(idToken).kid, freshKid, `after the delay, ${name(kh.origin)} signs with the new key`);
+      for (const verifier of [a, b]) t.ok(signedBy(idToken, await jwksAt(verifier)), `verified against ${name(verifier.origin)}'s JWKS`);
+      t.ok(signedBy(pendingToken, await jwksAt(kh)), `a token signed before the rotation still verifies at ${name(kh.origin)}`);
+    }
+  });
+
   await t.test('a disabled client: refused at both on their next request', async (t) => {
     const refresh = (kh: TestApp) => at(t, kh, () => tokenRequest({ grant_type: 'refresh_token', refresh_token: String(exchanged.body.refresh_token) }));
     const before = await refresh(a);
@@ -214,10 +250,6 @@ t.test('two instances behind a round-robin proxy serve one hybrid sign-in, its t
     t.equal(signInAgain.via, 'page', 'no sign-in for a disabled client');
     t.equal(signInAgain.status, 400);
   });
-
-  // Signing-key rotation seen by both instances (`keys rotate` while they run) belongs here once the
-  // rotation is announced to running instances: a token signed after the rotation, verified against the
-  // JWKS served by each instance.
 
   await t.test('nothing secret in either instance log', async (t) => {
     for (const kh of [a, b]) {
