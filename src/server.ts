@@ -1,10 +1,11 @@
+import { join } from 'node:path';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
 import { ensureAdmin } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { SealedDataError } from './crypto/keyring.ts';
 import { openDatabase } from './db/database.ts';
-import { loadKeyring } from './encryption-keys.ts';
+import { ENCRYPTION_KEY_FILE, loadKeyring } from './encryption-keys.ts';
 import { SHUTDOWN_GRACE_SECONDS } from './http/drain.ts';
 import { createLogger } from './logger.ts';
 import { createUsersRepo } from './repos/users.ts';
@@ -47,7 +48,12 @@ if (admin.generatedPassword) {
 const { app, drain } = await buildApp({ config, pool: db.pool, databaseUrl: db.url, logger, keyring }).catch(async (err: unknown) => {
   await db.close();
   if (err instanceof SealedDataError) {
-    process.stderr.write(`keyhold: the signing and cookie keys in the database cannot be opened: ${err.message}. Start with the ENCRYPTION_KEYS they were sealed under (see the README, "Encryption keys").\n`);
+    // With the embedded database the key lives in DATA_DIR: a copy of the data directory without it (or
+    // with another one) is what leads here, and the file is what to put back.
+    const remedy = config.encryptionKeys.length === 0 && !config.databaseUrl
+      ? `Put back the ${join(config.dataDir, ENCRYPTION_KEY_FILE)} these keys were sealed with (it belongs with the data directory, see the README, "Backups"), or start with that key in ENCRYPTION_KEYS`
+      : 'Start with the ENCRYPTION_KEYS they were sealed under (see the README, "Encryption keys")';
+    process.stderr.write(`keyhold: the signing and cookie keys in the database cannot be opened: ${err.message}. ${remedy}.\n`);
     process.exit(1);
   }
   throw err;

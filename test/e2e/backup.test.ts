@@ -151,6 +151,7 @@ t.test('a copy of the stopped DATA_DIR restores clients, users, sessions, tokens
     t.equal(exit.code, 1, 'the server exits with code 1');
     t.notMatch(output, /Keyhold is ready/, 'it never listened');
     t.match(output, /the signing and cookie keys in the database cannot be opened: sealed under key [A-Za-z0-9_-]+, which ENCRYPTION_KEYS does not hold/, 'a readable message naming the key the rows were sealed under');
+    t.match(output, /Put back the \S*encryption\.key these keys were sealed with/, 'and says which file to put back');
     t.notOk(existsSync(join(keyless, 'postgres', 'postmaster.pid')), 'the embedded Postgres it started was stopped');
     const generated = await readFile(join(keyless, 'encryption.key'), 'utf8');
     t.not(generated, originalKey, 'it had generated a new key, which opens nothing');
