@@ -3,38 +3,12 @@
  * in the database and announce it; running instances publish, sign with and drop keys accordingly
  * within seconds (oidc/live-keys.ts), without a restart.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Config } from './config.ts';
-import type { Keyring } from './crypto/keyring.ts';
-import type { Database } from './db/database.ts';
+import { parse, type Command, type CommandContext } from './cli-command.ts';
 import { auditKeyEvents, createAuditTrail } from './audit.ts';
 import { createKeysRepo, type SigningKeyInfo } from './repos/keys.ts';
 
-/** What the keys commands use of the CLI's command context. */
-interface KeysContext {
-  args: string[];
-  config: Config;
-  json: boolean;
-  db: () => Promise<Database>;
-  keyring: () => Promise<Keyring>;
-  out: (text: string) => void;
-}
-
-interface KeysCommand {
-  usage: string;
-  run(ctx: KeysContext): Promise<void>;
-}
-
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, allowPositionals, strict: true });
-  } catch (err) {
-    throw new Error((err as Error).message);
-  }
-}
-
 /** Every rotation and retirement made here is in the audit trail, with the CLI as its actor. */
-const repo = async (ctx: KeysContext) => {
+const repo = async (ctx: CommandContext) => {
   const { pool } = await ctx.db();
   return createKeysRepo(pool, await ctx.keyring(), auditKeyEvents(createAuditTrail(pool, { retentionDays: ctx.config.audit.retentionDays }), { kind: 'cli' }));
 };
@@ -50,7 +24,7 @@ function table(keys: readonly SigningKeyInfo[]): string {
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
-export const keysCommands: Record<string, KeysCommand> = {
+export const keysCommands: Record<string, Command> = {
   'keys list': {
     usage: 'keys list',
     async run(ctx) {

@@ -3,13 +3,14 @@
  * one under DATA_DIR, shared with a running server, or DATABASE_URL), so it can bootstrap a fresh
  * install. Every command takes --json and exits non-zero with a one-line message on error.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
-import type { Keyring } from './crypto/keyring.ts';
 import { loadKeyring } from './encryption-keys.ts';
 import { ProblemError } from './errors.ts';
+import { CliError, parse, type Command, type CommandContext } from './cli-command.ts';
 import { keysCommands } from './cli-keys.ts';
+
+export { CliError };
 import { createLogger } from './logger.ts';
 import { CLIENT_TYPES, createClientsRepo, type ClientType } from './repos/clients.ts';
 import { createProviderModelsRepo } from './repos/provider-models.ts';
@@ -19,32 +20,6 @@ import { createAuditTrail } from './audit.ts';
 import { CLI } from './services/audit-context.ts';
 import { createClientsService, type ClientView } from './services/clients.ts';
 import { createUsersService } from './services/users.ts';
-
-export class CliError extends Error {}
-
-interface CommandContext {
-  args: string[];
-  config: Config;
-  json: boolean;
-  db: () => Promise<Database>;
-  /** The keyring that seals signing and cookie keys. */
-  keyring: () => Promise<Keyring>;
-  out: (text: string) => void;
-  readStdin: () => Promise<string>;
-}
-
-interface Command {
-  usage: string;
-  run(ctx: CommandContext): Promise<void>;
-}
-
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T, allowPositionals = false) {
-  try {
-    return parseArgs({ args, options: { ...options, json: { type: 'boolean' } }, allowPositionals, strict: true });
-  } catch (err) {
-    throw new CliError((err as Error).message);
-  }
-}
 
 const print = (ctx: CommandContext, value: unknown, human: string) => ctx.out(ctx.json ? JSON.stringify(value, null, 2) : human);
 

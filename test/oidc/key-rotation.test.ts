@@ -1,5 +1,4 @@
 import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { SIGNING_KEY_RETENTION } from '../../src/oidc/lifetimes.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
@@ -7,6 +6,7 @@ import { runCli } from '../helpers/cli.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, APP_REDIRECT, authorize, random } from '../helpers/flow.ts';
+import { until } from '../helpers/wait.ts';
 
 /**
  * Live key rotation on two instances sharing one database, driven through the CLI as a real process:
@@ -29,16 +29,6 @@ async function jwksOf(kh: TestApp): Promise<Jwks> {
 }
 const kidsOf = async (kh: TestApp) => (await jwksOf(kh)).keys.map((k) => k.kid).sort();
 
-/** Polls `check` until it returns something other than undefined or false; fails after `ms`. */
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`still waiting, after ${ms} ms, for ${what}`);
-    await sleep(50);
-  }
-}
 
 /**
  * A relying party verifying ID tokens against a JWKS it fetched once and keeps; with

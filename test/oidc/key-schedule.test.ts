@@ -6,20 +6,12 @@ import { startTestApp, TEST_ENCRYPTION_KEY, type TestApp } from '../helpers/app.
 import { createTestDatabase } from '../helpers/db.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, APP_REDIRECT, authorize, random } from '../helpers/flow.ts';
+import { until } from '../helpers/wait.ts';
 
 /** KEY_ROTATION_DAYS: two instances check the keys' age in the background; exactly one rotates. */
 
 const CHECK_MS = 200;
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`still waiting, after ${ms} ms, for ${what}`);
-    await sleep(50);
-  }
-}
 
 const kidsOf = async (kh: TestApp) => ((await (await fetch(`${kh.issuer}/jwks`)).json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
 const SCHEDULED = 'signing keys rotated on schedule';
