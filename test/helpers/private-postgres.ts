@@ -171,9 +171,8 @@ async function startPostgres15(t: Test): Promise<PrivatePostgres> {
   };
   process.once('exit', onExit);
   t.teardown(async () => {
-    process.off('exit', onExit);
     // Stopped whatever the test did (a failed assertion, a server left down or up); a running server
-    // is told by its postmaster.pid.
+    // is told by its postmaster.pid. The exit hook stays until then, should this never finish.
     if (existsSync(join(dataDir, 'postmaster.pid'))) {
       await stopServer().catch((err: unknown) => {
         const pid = postmasterPid(dataDir);
@@ -182,10 +181,11 @@ async function startPostgres15(t: Test): Promise<PrivatePostgres> {
         } catch {
           // Gone already.
         }
-        t.comment(`the private Postgres did not stop cleanly: ${String(err)}`);
+        process.stderr.write(`the private Postgres did not stop cleanly: ${String(err)}\n`);
       });
     }
     await rm(dir, { recursive: true, force: true });
+    process.off('exit', onExit);
   });
 
   if (runner.owner) {
