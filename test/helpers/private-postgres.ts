@@ -1,5 +1,5 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { constants, existsSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { constants, existsSync, readFileSync } from 'node:fs';
 import { access, appendFile, chmod, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -157,22 +157,22 @@ async function startPostgres15(t: Test): Promise<PrivatePostgres> {
   const stopServer = () => exec(pgCtl, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60']);
   const startServer = () => exec(pgCtl, ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60']);
 
-  // Should the process end without the teardown (killed by a timeout), the server does not outlive it.
-  const onExit = () => {
-    if (postmasterPid(dataDir) !== undefined) {
-      const [command, argv] = runner.command(pgCtl, ['stop', '-D', dataDir, '-m', 'immediate', '-w', '-t', '10']);
-      try {
-        execFileSync(command, argv, { cwd: dir, stdio: 'ignore', timeout: 15_000 });
-      } catch {
-        // Nothing more to do on the way out.
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('exit', onExit);
+  // pg_ctl runs the server detached from this process: should this process end without the teardown
+  // (killed after a test timeout), a watchdog of its own stops the server and removes the directory.
+  const stopNow = runner.command(pgCtl, ['stop', '-D', dataDir, '-m', 'immediate', '-w', '-t', '10']);
+  const watchdog = spawn(
+    '/bin/sh',
+    [
+      '-c',
+      `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
+        `if [ -f ${shellWords([join(dataDir, 'postmaster.pid')])} ]; then ${shellWords(stopNow.flat())}; fi; rm -rf ${shellWords([dir])}`,
+    ],
+    { cwd: '/', detached: true, stdio: 'ignore' },
+  );
+  watchdog.unref();
   t.teardown(async () => {
     // Stopped whatever the test did (a failed assertion, a server left down or up); a running server
-    // is told by its postmaster.pid. The exit hook stays until then, should this never finish.
+    // is told by its postmaster.pid.
     if (existsSync(join(dataDir, 'postmaster.pid'))) {
       await stopServer().catch((err: unknown) => {
         const pid = postmasterPid(dataDir);
@@ -185,7 +185,7 @@ async function startPostgres15(t: Test): Promise<PrivatePostgres> {
       });
     }
     await rm(dir, { recursive: true, force: true });
-    process.off('exit', onExit);
+    if (watchdog.pid !== undefined && watchdog.exitCode === null) process.kill(watchdog.pid);
   });
 
   if (runner.owner) {
