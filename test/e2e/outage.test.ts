@@ -9,8 +9,9 @@ import { Agent, APP_REDIRECT, authorize, codeRequest, post, signInForTokens, use
 import { startPrivatePostgres } from '../helpers/private-postgres.ts';
 
 /**
- * A real outage: Keyhold runs on a Postgres server of the test's own (test/helpers/private-postgres.ts),
- * which the test stops (a fast shutdown: sessions terminated, connections refused) and starts again.
+ * A real outage: Keyhold runs on a Postgres server of the test's own (test/helpers/private-postgres.ts: a
+ * PostgreSQL 15 server where one is installed, else an embedded Postgres), which the test stops (a fast
+ * shutdown: sessions terminated, connections refused) and starts again.
  */
 
 /** Polls `check` until it holds; fails after `seconds`. A bound on waiting, not a speed assertion. */
@@ -29,6 +30,7 @@ t.test('with the database down every endpoint answers 503 as its kind answers, a
   t.teardown(() => void process.off('unhandledRejection', onUnhandled));
 
   const pg = await startPrivatePostgres(t);
+  t.comment(`the private server: ${pg.kind}, Postgres ${pg.version}`);
   const pool = createPool({ connectionString: pg.url, max: 5 });
   t.teardown(() => pool.end());
   const kh = await startTestApp(t, { db: { url: pg.url, pool }, sweepIntervalMs: 300 });
