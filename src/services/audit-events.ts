@@ -12,7 +12,7 @@ const instant = (what: string) =>
 
 const id = z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters').optional();
 
-const querySchema = z
+export const querySchema = z
   .strictObject({
     type: z.enum(AUDIT_EVENT_TYPES, { error: `must be one of ${AUDIT_EVENT_TYPES.join(', ')}` }).optional(),
     clientId: id,

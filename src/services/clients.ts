@@ -62,7 +62,7 @@ const hasSecrets = (type: ClientType) => TYPES_WITH_SECRETS.includes(type);
 const SERVER_SET = ['id', 'createdAt', 'updatedAt', 'secrets'];
 
 
-function schemaFor(type: ClientType, mode: 'create' | 'update') {
+export function schemaFor(type: ClientType, mode: 'create' | 'update') {
   const shape: Record<string, z.ZodType> = {};
   for (const name of FIELDS_BY_TYPE[type]) {
     const required = mode === 'create' && (name === 'name' || name === 'redirectUris');
@@ -149,7 +149,7 @@ export function serializeClient(client: Client, secrets: ClientSecret[]): Client
 }
 
 
-const listQuerySchema = z.strictObject({
+export const listQuerySchema = z.strictObject({
   type: z.enum(CLIENT_TYPES, { error: `must be one of ${CLIENT_TYPES.join(', ')}` }).optional(),
   ...pageQuery,
 });

@@ -30,7 +30,7 @@ const fields = {
     .max(1024, 'must be at most 1024 characters'),
 };
 
-const createSchema = z.strictObject({
+export const createSchema = z.strictObject({
   username: fields.username,
   email: fields.email.optional(),
   name: fields.name.optional(),
@@ -38,14 +38,14 @@ const createSchema = z.strictObject({
   disabled: fields.disabled.optional(),
   password: fields.password.optional(),
 });
-const updateSchema = z.strictObject({
+export const updateSchema = z.strictObject({
   email: fields.email.optional(),
   name: fields.name.optional(),
   roles: fields.roles.optional(),
   disabled: fields.disabled.optional(),
   password: fields.password.optional(),
 });
-const listQuerySchema = z.strictObject(pageQuery);
+export const listQuerySchema = z.strictObject(pageQuery);
 const SERVER_SET = ['id', 'createdAt', 'updatedAt'];
 
 /**

@@ -10,6 +10,7 @@ import type { UsersService } from '../../services/users.ts';
 import { BearerError, createAdminAuth } from './auth.ts';
 import { clientRoutes } from './clients.ts';
 import { userRoutes } from './users.ts';
+import { OPENAPI_PATH, openApiText } from './openapi.ts';
 
 export interface AdminApiDeps {
   provider: Provider;
@@ -49,7 +50,10 @@ export async function adminApi(app: FastifyInstance, deps: AdminApiDeps) {
     return sendProblem(notFound(`there is no ${request.method} ${request.url.split('?')[0]} in the admin API`), request, reply);
   });
 
+  // The API's own description is public, and the same for everyone: the one route without a token.
+  const openApiRoute = `${app.prefix}${OPENAPI_PATH}`;
   app.addHook('onRequest', async (request, reply) => {
+    if (request.routeOptions.url === openApiRoute) return;
     // Answers carry client and user data, and secret values once: never cache them.
     reply.header('cache-control', 'no-store');
     request.admin = await authenticate(request);
@@ -69,4 +73,9 @@ export async function adminApi(app: FastifyInstance, deps: AdminApiDeps) {
   await app.register(userRoutes, { users: deps.users });
   const auditEvents = createAuditEventsService({ audit: deps.audit });
   app.get('/audit-events', async (request) => auditEvents.list(request.query));
+
+  const openApi = openApiText();
+  app.get(OPENAPI_PATH, async (_request, reply) =>
+    reply.header('cache-control', 'public, max-age=300').type('application/json; charset=utf-8').send(openApi),
+  );
 }
