@@ -206,7 +206,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
   let db: Database | undefined;
   try {
     const config = loadConfig(env);
-    const logger = createLogger(env.LOG_LEVEL ? config.logLevel : 'warn');
+    // Logs go to stderr: stdout is the command's answer (one JSON document under --json).
+    const logger = createLogger(env.LOG_LEVEL ? config.logLevel : 'warn', 2);
     await commands[name]!.run({
       args,
       config,
