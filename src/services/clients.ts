@@ -11,6 +11,7 @@ import {
   type ClientType,
 } from '../repos/clients.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
+import { CLIENT_ROLES } from '../roles.ts';
 import type { AuditEventType, AuditTarget, AuditTrail } from '../audit.ts';
 import { changedFields, type AuditContext } from './audit-context.ts';
 import { newSecret, secretInputSchema, type SecretInput } from './secret-input.ts';
@@ -22,7 +23,6 @@ import { invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, te
  */
 
 export const MAX_URIS = 10;
-export const CLIENT_ROLES = ['admin', 'resource-server'] as const;
 
 function uriList(min: number, check: (value: string) => string | undefined) {
   return z
