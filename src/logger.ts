@@ -6,7 +6,7 @@ import { prettyFactory } from 'pino-pretty';
  * Paths pino censors wherever they appear in a logged object. Secrets, passwords, tokens, cookies and
  * Authorization headers must never reach a log line.
  */
-export const redactPaths = [
+const redactPaths = [
   'password',
   '*.password',
   'secret',
@@ -34,7 +34,7 @@ export const redactPaths = [
   'adminPassword',
 ];
 
-export function loggerOptions(level: LoggerOptions['level']): LoggerOptions {
+function loggerOptions(level: LoggerOptions['level']): LoggerOptions {
   return {
     level: level ?? 'info',
     redact: { paths: redactPaths, censor: '[redacted]' },

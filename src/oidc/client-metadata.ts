@@ -11,7 +11,7 @@ export const EXTRA_CLIENT_METADATA = [
 ] as const;
 
 /** A native app's URL: http on a loopback host, or a private-use scheme (RFC 8252). */
-export function isNativeRedirectUri(uri: string): boolean {
+function isNativeRedirectUri(uri: string): boolean {
   const url = URL.parse(uri);
   return url !== null && isNativeUrl(url);
 }

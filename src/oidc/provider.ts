@@ -39,7 +39,7 @@ export interface ProviderDeps {
 }
 
 /** Where Fastify serves the sign-in pages (outside the provider's mount path). */
-export const INTERACTION_PATH = '/interaction';
+const INTERACTION_PATH = '/interaction';
 
 /**
  * The admin console's own client: a public authorization-code client with PKCE, configured statically

@@ -12,7 +12,7 @@ import { fieldProblems, invalid, isPlainObject, noDuplicates, page, pageQuery, p
 
 /** Users, with the admin API's rules; the admin API routes and the CLI both go through here. */
 
-export const MIN_PASSWORD_LENGTH = 8;
+const MIN_PASSWORD_LENGTH = 8;
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
 const fields = {
@@ -54,7 +54,7 @@ const SERVER_SET = ['id', 'createdAt', 'updatedAt'];
 export type UserView = Omit<User, 'createdAt' | 'updatedAt'> & { lockedUntil: string | null; createdAt: string };
 
 /** A user as the API shows it; the password (hash) never leaves the server. */
-export function serializeUser(user: User, lockedUntil?: Date): UserView {
+function serializeUser(user: User, lockedUntil?: Date): UserView {
   return {
     id: user.id,
     username: user.username,
