@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hashSecret } from './passwords.ts';
 import type { UsersRepo } from './repos/users.ts';
+import { ADMIN_ROLE } from './roles.ts';
 
-export const ADMIN_ROLE = 'admin';
 
 /** Any constant distinct from the migration and key locks: serialises the first administrator's creation. */
 const ADMIN_LOCK = 0x61646d696en; // "admin"

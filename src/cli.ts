@@ -20,6 +20,7 @@ import { createAuditTrail } from './audit.ts';
 import { CLI } from './services/audit-context.ts';
 import { createClientsService, type ClientView } from './services/clients.ts';
 import { createUsersService } from './services/users.ts';
+import { ADMIN_ROLE, CLIENT_ROLES } from './roles.ts';
 
 const print = (ctx: CommandContext, value: unknown, human: string) => ctx.out(ctx.json ? JSON.stringify(value, null, 2) : human);
 
@@ -90,7 +91,7 @@ export const commands: Record<string, Command> = {
         username: values.username,
         ...(values.email !== undefined ? { email: values.email } : {}),
         ...(values.name !== undefined ? { name: values.name } : {}),
-        roles: values.admin ? ['admin'] : [],
+        roles: values.admin ? [ADMIN_ROLE] : [],
         ...(password !== undefined ? { password } : {}),
       }, CLI).catch(explain(USER_FLAGS));
       print(ctx, user, `created user ${user.username} (${user.id})${password ? '' : '; it has no password yet and cannot sign in'}`);
@@ -110,7 +111,8 @@ export const commands: Record<string, Command> = {
   'clients create': {
     usage:
       'clients create --type hybrid|authorization-code|client-credentials --name N [--redirect-uri U]... [--post-logout-redirect-uri U]... ' +
-      '[--allow-refresh-token] [--access-token-lifetime S] [--role admin|resource-server] [--secret-description D] [--secret-expires-at ISO-8601 | --secret-never-expires]',
+      `[--allow-refresh-token] [--access-token-lifetime S] [--role ${CLIENT_ROLES.join('|')}] ` +
+      '[--secret-description D] [--secret-expires-at ISO-8601 | --secret-never-expires]',
     async run(ctx) {
       const { values } = parse(ctx.args, {
         type: { type: 'string' },
@@ -206,7 +208,8 @@ export async function main(argv: string[], env: Record<string, string | undefine
   let db: Database | undefined;
   try {
     const config = loadConfig(env);
-    const logger = createLogger(env.LOG_LEVEL ? config.logLevel : 'warn');
+    // Logs go to stderr: stdout is the command's answer (one JSON document under --json).
+    const logger = createLogger(env.LOG_LEVEL ? config.logLevel : 'warn', 2);
     await commands[name]!.run({
       args,
       config,

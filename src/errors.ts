@@ -46,7 +46,7 @@ export interface Problem {
  * The single place that decides what an error exposes. Known errors keep their message; a database
  * outage is a 503 (sent with Retry-After); anything else becomes a 500 whose message is logged, never sent.
  */
-export function toProblem(err: unknown): Problem {
+function toProblem(err: unknown): Problem {
   if (isDatabaseUnavailable(err)) {
     return {
       type: 'https://keyhold.dev/problems/database-unavailable',

@@ -5,10 +5,10 @@ import type { FieldProblem } from './errors.ts';
  * and the rules a URL or an allowed CORS origin must follow to be registered (docs/clients.md).
  */
 
-export const MAX_URI_LENGTH = 2000;
+const MAX_URI_LENGTH = 2000;
 
 /** Hosts a native app's loopback redirect may use (section 7.3). */
-export const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '[::1]', 'localhost']);
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /** A native app's URL: http on a loopback host, or a private-use scheme (anything but https). */
 export function isNativeUrl(url: URL): boolean {

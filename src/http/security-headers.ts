@@ -14,10 +14,10 @@ import { cspSource } from '../oidc/views.ts';
 export const HSTS = 'max-age=31536000';
 
 /** Discovery and the JWKS: the same for every request (URLs come from the issuer), so shared caches may keep them. */
-export const METADATA_CACHE_CONTROL = 'public, max-age=300';
+const METADATA_CACHE_CONTROL = 'public, max-age=300';
 
 /** Headers for every response, HTML or not. */
-export function baseHeaders(issuer: string): Record<string, string> {
+function baseHeaders(issuer: string): Record<string, string> {
   return {
     'x-content-type-options': 'nosniff',
     // URLs carry codes, interaction ids and state: they are not passed on to the next site.
@@ -31,7 +31,7 @@ export function baseHeaders(issuer: string): Record<string, string> {
  * styles (the pages' own), forms only to the issuer and to `formTarget`'s origin (the app a form ends
  * at: browsers apply form-action to the redirects that follow a submission), never framed.
  */
-export function pagePolicy(issuer: string, options: { scriptHashes?: readonly string[]; formTarget?: string } = {}): string {
+function pagePolicy(issuer: string, options: { scriptHashes?: readonly string[]; formTarget?: string } = {}): string {
   const scripts = options.scriptHashes?.length ? options.scriptHashes.join(' ') : "'none'";
   return [
     "default-src 'none'",

@@ -1,5 +1,6 @@
 import { isNativeUrl } from '../redirect-uris.ts';
 import type { Client } from '../repos/clients.ts';
+import { ADMIN_ROLE, ADMIN_SCOPE } from '../roles.ts';
 
 /** Keyhold-specific client metadata carried through oidc-provider (see `extraClientMetadata`). */
 export const EXTRA_CLIENT_METADATA = [
@@ -10,7 +11,7 @@ export const EXTRA_CLIENT_METADATA = [
 ] as const;
 
 /** A native app's URL: http on a loopback host, or a private-use scheme (RFC 8252). */
-export function isNativeRedirectUri(uri: string): boolean {
+function isNativeRedirectUri(uri: string): boolean {
   const url = URL.parse(uri);
   return url !== null && isNativeUrl(url);
 }
@@ -59,7 +60,7 @@ export function clientMetadata(client: Client, placeholderSecret: string): Recor
         ...common,
         // oidc-provider lets a client without `scope` ask for any scope in the client_credentials grant:
         // only clients holding the admin role may ask for `admin`.
-        scope: client.roles.includes('admin') ? 'admin' : 'openid',
+        scope: client.roles.includes(ADMIN_ROLE) ? ADMIN_SCOPE : 'openid',
         client_secret: placeholderSecret,
         token_endpoint_auth_method: 'client_secret_basic',
         redirect_uris: [],

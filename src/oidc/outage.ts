@@ -4,7 +4,7 @@ import type { Logger } from '../logger.ts';
 import { unavailablePage } from './views.ts';
 
 /** What the token, introspection, revocation and userinfo endpoints answer while the database is unavailable. */
-export const UNAVAILABLE_ERROR = {
+const UNAVAILABLE_ERROR = {
   error: 'temporarily_unavailable',
   error_description: `Keyhold cannot reach its database right now; try again in ${RETRY_AFTER_SECONDS} seconds`,
 } as const;

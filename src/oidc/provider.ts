@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import type { KeyMaterial } from '../repos/keys.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
 import type { UsersRepo } from '../repos/users.ts';
+import { ADMIN_ROLE, ADMIN_SCOPE, RESOURCE_SERVER_ROLE, SCOPES } from '../roles.ts';
 import { createFindAccount } from './accounts.ts';
 import { createAdapterFactory } from './adapter.ts';
 import type { ClientCache } from './client-cache.ts';
@@ -38,7 +39,7 @@ export interface ProviderDeps {
 }
 
 /** Where Fastify serves the sign-in pages (outside the provider's mount path). */
-export const INTERACTION_PATH = '/interaction';
+const INTERACTION_PATH = '/interaction';
 
 /**
  * The admin console's own client: a public authorization-code client with PKCE, configured statically
@@ -46,14 +47,6 @@ export const INTERACTION_PATH = '/interaction';
  */
 export const CONSOLE_CLIENT_ID = 'keyhold-admin-console';
 export const CONSOLE_CALLBACK_PATH = '/admin/callback';
-export const ADMIN_SCOPE = 'admin';
-
-/** Scopes Keyhold understands; `admin` lets a client-credentials client with the admin role call the admin API. */
-export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'admin'];
-
-/** The client role that may introspect any token (resource servers); others only their own. */
-export const RESOURCE_SERVER_ROLE = 'resource-server';
-
 function mayIntrospectAny(client: { [key: string]: unknown }): boolean {
   const roles = client['keyhold_roles'];
   return client['keyhold_type'] === 'client-credentials' && Array.isArray(roles) && roles.includes(RESOURCE_SERVER_ROLE);
@@ -240,7 +233,7 @@ ${form}
       const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
       const grant = existing ?? new oidc.provider.Grant({ accountId, clientId });
       // The admin scope is granted only to the console, and only to users holding the admin role.
-      const mayAdmin = clientId === CONSOLE_CLIENT_ID && (await deps.users.findById(accountId))?.roles.includes(ADMIN_SCOPE) === true;
+      const mayAdmin = clientId === CONSOLE_CLIENT_ID && (await deps.users.findById(accountId))?.roles.includes(ADMIN_ROLE) === true;
       const scopes = [...(oidc.requestParamOIDCScopes ?? [])].filter((s) => s !== ADMIN_SCOPE || mayAdmin);
       const claims = [...(oidc.requestParamClaims ?? [])];
       const before = JSON.stringify([grant.getOIDCScope(), grant.getOIDCClaims()]);

@@ -43,8 +43,8 @@ class TooManyRequests extends errors.OIDCProviderError {
   }
 }
 
-export const addressBucket = (address: string) => `token:address:${address}`;
-export const clientBucket = (clientId: string) => `token:client:${clientId}`;
+const addressBucket = (address: string) => `token:address:${address}`;
+const clientBucket = (clientId: string) => `token:client:${clientId}`;
 
 function tooMany(ctx: KoaContextWithOIDC, retryAfter: number, description: string) {
   ctx.status = 429;

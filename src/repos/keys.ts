@@ -13,7 +13,7 @@ const KEYS_LOCK = 0x6b657973n; // "keys"
 export const KEYS_CHANNEL = 'keyhold_keys';
 
 /** The algorithms Keyhold signs with; every rotation makes one new key of each. */
-export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
+const SIGNING_ALGS = ['RS256', 'ES256'] as const;
 
 export type PrivateJwk = JsonWebKey & { kid: string; alg: string; use: 'sig' };
 

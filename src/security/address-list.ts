@@ -14,7 +14,7 @@ export const LOOPBACK: readonly AddressRange[] = Object.freeze([
 ]);
 
 /** Parses `10.0.0.0/8`, `192.0.2.7`, `::1` or `fd00::/8`; undefined when it is none of these. */
-export function parseAddressRange(entry: string): AddressRange | undefined {
+function parseAddressRange(entry: string): AddressRange | undefined {
   const [address = '', prefixText, ...rest] = entry.trim().split('/');
   if (rest.length > 0) return undefined;
   const version = isIP(address);

@@ -17,7 +17,7 @@ export interface LockState {
 }
 
 /** Usernames are unique whatever their case; the counters are filed under the digest of the lower-cased name. */
-export function usernameDigest(username: string): string {
+function usernameDigest(username: string): string {
   return digest(username.toLowerCase());
 }
 

@@ -4,7 +4,7 @@ import type { Pool } from '../db/pool.ts';
 export const RATE_LIMIT_CHANNEL = 'keyhold_rate_limits';
 
 /** Every limit is counted over a fixed window of this many seconds. */
-export const WINDOW_SECONDS = 60;
+const WINDOW_SECONDS = 60;
 
 export interface Hit {
   /** Hits in the current window, this one included. */

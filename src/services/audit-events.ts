@@ -53,5 +53,3 @@ export function createAuditEventsService({ audit }: { audit: Pick<AuditTrail, 'l
     },
   };
 }
-
-export type AuditEventsService = ReturnType<typeof createAuditEventsService>;

@@ -11,6 +11,7 @@ import {
   type ClientType,
 } from '../repos/clients.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
+import { CLIENT_ROLES } from '../roles.ts';
 import type { AuditEventType, AuditTarget, AuditTrail } from '../audit.ts';
 import { changedFields, type AuditContext } from './audit-context.ts';
 import { newSecret, secretInputSchema, type SecretInput } from './secret-input.ts';
@@ -21,8 +22,7 @@ import { invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, te
  * The admin API routes and the CLI both go through here, so they accept, refuse and answer alike.
  */
 
-export const MAX_URIS = 10;
-export const CLIENT_ROLES = ['admin', 'resource-server'] as const;
+const MAX_URIS = 10;
 
 function uriList(min: number, check: (value: string) => string | undefined) {
   return z
@@ -57,7 +57,7 @@ const FIELDS_BY_TYPE: Record<ClientType, FieldName[]> = {
   'client-credentials': ['name', 'enabled', 'accessTokenLifetime', 'roles'],
 };
 /** Types whose clients authenticate with secrets. */
-export const TYPES_WITH_SECRETS: readonly ClientType[] = ['hybrid', 'client-credentials'];
+const TYPES_WITH_SECRETS: readonly ClientType[] = ['hybrid', 'client-credentials'];
 const hasSecrets = (type: ClientType) => TYPES_WITH_SECRETS.includes(type);
 const SERVER_SET = ['id', 'createdAt', 'updatedAt', 'secrets'];
 
@@ -118,7 +118,7 @@ export interface ClientView {
   updatedAt: string;
 }
 
-export function serializeSecret(secret: ClientSecret): SecretView {
+function serializeSecret(secret: ClientSecret): SecretView {
   return {
     id: secret.id,
     description: secret.description,
@@ -129,7 +129,7 @@ export function serializeSecret(secret: ClientSecret): SecretView {
 }
 
 /** A client as the API shows it: only the fields of its type, secrets without values or hashes. */
-export function serializeClient(client: Client, secrets: ClientSecret[]): ClientView {
+function serializeClient(client: Client, secrets: ClientSecret[]): ClientView {
   const has = (field: FieldName) => FIELDS_BY_TYPE[client.type].includes(field);
   return {
     id: client.id,

@@ -4,7 +4,7 @@ import { text } from './validation.ts';
 
 /** What creating a secret takes (admin API, CLI and console alike), and the secret it makes. */
 
-export const DEFAULT_SECRET_LIFETIME_MS = 365 * 24 * 3600 * 1000;
+const DEFAULT_SECRET_LIFETIME_MS = 365 * 24 * 3600 * 1000;
 
 const EXPIRY_FORMAT = 'must be an ISO-8601 date and time, such as 2030-01-31T00:00:00Z, or a date, such as 2030-01-31';
 const isoDateTime = z.iso.datetime({ offset: true });

@@ -4,6 +4,7 @@ import { conflict, notFound, type FieldProblem } from '../errors.ts';
 import { hashSecret } from '../passwords.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
 import { UsernameTakenError, type User, type UsersRepo } from '../repos/users.ts';
+import { ADMIN_ROLE, USER_ROLES } from '../roles.ts';
 import type { Lockouts } from '../security/lockouts.ts';
 import type { AuditEventType, AuditTrail } from '../audit.ts';
 import { changedFields, type AuditContext } from './audit-context.ts';
@@ -11,9 +12,7 @@ import { fieldProblems, invalid, isPlainObject, noDuplicates, page, pageQuery, p
 
 /** Users, with the admin API's rules; the admin API routes and the CLI both go through here. */
 
-export const USER_ROLES = ['admin'] as const;
-const ADMIN = 'admin';
-export const MIN_PASSWORD_LENGTH = 8;
+const MIN_PASSWORD_LENGTH = 8;
 const USERNAME = /^[A-Za-z0-9._@-]{1,64}$/;
 
 const fields = {
@@ -55,7 +54,7 @@ const SERVER_SET = ['id', 'createdAt', 'updatedAt'];
 export type UserView = Omit<User, 'createdAt' | 'updatedAt'> & { lockedUntil: string | null; createdAt: string };
 
 /** A user as the API shows it; the password (hash) never leaves the server. */
-export function serializeUser(user: User, lockedUntil?: Date): UserView {
+function serializeUser(user: User, lockedUntil?: Date): UserView {
   return {
     id: user.id,
     username: user.username,
@@ -124,7 +123,7 @@ export function createUsersService({ users, models, lockouts, audit }: UsersServ
    * concurrent changes to the last two, the second waits for the first, then reads what it committed.
    */
   async function keepAnAdmin(db: PoolClient, id: string, what: string): Promise<void> {
-    const admins = await users.lockEnabledWithRole(ADMIN, db);
+    const admins = await users.lockEnabledWithRole(ADMIN_ROLE, db);
     if (admins.length === 1 && admins[0] === id.toLowerCase()) throw lastAdmin(what); // ids as Postgres writes them
   }
 
@@ -188,7 +187,7 @@ export function createUsersService({ users, models, lockouts, audit }: UsersServ
       // Hashed before the transaction: it holds its locks for a few statements, not for an argon2id hash.
       const passwordHash = password === undefined ? undefined : await hashSecret(password);
       // What would leave an enabled administrator without the role or disabled.
-      const endsAdmin = changes.disabled === true || (changes.roles !== undefined && !changes.roles.includes(ADMIN));
+      const endsAdmin = changes.disabled === true || (changes.roles !== undefined && !changes.roles.includes(ADMIN_ROLE));
       const user = await users.transaction(async (db) => {
         if (endsAdmin) await keepAnAdmin(db, id, changes.disabled ? 'disabled' : 'lose the admin role');
         const before = await users.findById(id, db, { lock: true });

@@ -109,6 +109,8 @@ t.test('the console page is strict about what it loads', async (t) => {
     redirectUri: `${kh.origin}/admin/callback`,
     postLogoutRedirectUri: `${kh.origin}/admin/`,
     auditEventTypes: [...AUDIT_EVENT_TYPES],
+    roles: { admin: 'admin', resourceServer: 'resource-server' },
+    adminScope: 'admin',
   });
   const js = await fetch(`${kh.origin}/admin/console.js`);
   t.match(js.headers.get('content-type'), /javascript/);

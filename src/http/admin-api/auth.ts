@@ -1,10 +1,10 @@
 import type { FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
-import { ADMIN_ROLE } from '../../bootstrap.ts';
 import type { AuditActor } from '../../audit.ts';
 import { ProblemError } from '../../errors.ts';
 import type { AuditContext } from '../../services/audit-context.ts';
-import { ADMIN_SCOPE, CONSOLE_CLIENT_ID } from '../../oidc/provider.ts';
+import { CONSOLE_CLIENT_ID } from '../../oidc/provider.ts';
+import { ADMIN_ROLE, ADMIN_SCOPE } from '../../roles.ts';
 import type { ClientCache } from '../../oidc/client-cache.ts';
 import type { UsersRepo } from '../../repos/users.ts';
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { AUDIT_EVENT_TYPES } from '../../audit.ts';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { CONSOLE_CALLBACK_PATH, CONSOLE_CLIENT_ID } from '../../oidc/provider.ts';
+import { ADMIN_ROLE, ADMIN_SCOPE, RESOURCE_SERVER_ROLE } from '../../roles.ts';
 
 export interface ConsoleDeps {
   /** The issuer identifier; the console discovers every endpoint below it. */
@@ -45,6 +46,9 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps) {
     postLogoutRedirectUri: `${origin}/admin/`,
     // The Audit page's type filter: the server's own list, not a copy.
     auditEventTypes: AUDIT_EVENT_TYPES,
+    // The role and scope names the console shows and sends (src/roles.ts).
+    roles: { admin: ADMIN_ROLE, resourceServer: RESOURCE_SERVER_ROLE },
+    adminScope: ADMIN_SCOPE,
   });
 
   const secure = (reply: FastifyReply) =>

@@ -4,7 +4,7 @@ import type { PrivateJwk } from '../../repos/keys.ts';
 import { EngineInternalMovedError } from './internal-moved.ts';
 
 /** The engine module that reads a provider's internals (its keystore and the JWKS it serves). */
-export const ENGINE_INTERNALS_MODULE = 'oidc-provider/lib/helpers/weak_cache.js';
+const ENGINE_INTERNALS_MODULE = 'oidc-provider/lib/helpers/weak_cache.js';
 
 interface EngineKey {
   kid?: string;

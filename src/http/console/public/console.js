@@ -4,7 +4,6 @@
 
 const SESSION_KEY = 'keyhold.console.session';
 const PENDING_KEY = 'keyhold.console.pending';
-const SCOPE = 'openid profile email admin';
 const SIGNED_OUT_STATE = 'signed-out';
 
 /** Client types the console can create; `fields` decides which parts of the form apply. */
@@ -121,7 +120,7 @@ async function signIn(returnTo = location.hash) {
     client_id: config.clientId,
     response_type: 'code',
     redirect_uri: config.redirectUri,
-    scope: SCOPE,
+    scope: `openid profile email ${config.adminScope}`,
     state: pending.state,
     nonce: pending.nonce,
     code_challenge: challenge,
@@ -644,13 +643,13 @@ function clientForm({ type, client, submitLabel, onSubmit, onCancel }) {
     parts.roles = field({
       path: 'roles',
       label: 'Administrator (the client may call the admin API with scope admin)',
-      control: h('input', { type: 'checkbox', checked: client?.roles?.includes('admin') }),
+      control: h('input', { type: 'checkbox', checked: client?.roles?.includes(config.roles.admin) }),
       check: true,
     });
     parts.resourceServer = field({
       path: 'roles.resource-server',
       label: 'Resource server (the client may introspect any token, not only its own)',
-      control: h('input', { type: 'checkbox', checked: client?.roles?.includes('resource-server') }),
+      control: h('input', { type: 'checkbox', checked: client?.roles?.includes(config.roles.resourceServer) }),
       check: true,
     });
   }
@@ -679,8 +678,8 @@ function clientForm({ type, client, submitLabel, onSubmit, onCancel }) {
     if (parts.allowedCorsOrigins) body.allowedCorsOrigins = parts.allowedCorsOrigins.values();
     if (parts.roles) {
       body.roles = [
-        ...(parts.roles.fieldControl.checked ? ['admin'] : []),
-        ...(parts.resourceServer.fieldControl.checked ? ['resource-server'] : []),
+        ...(parts.roles.fieldControl.checked ? [config.roles.admin] : []),
+        ...(parts.resourceServer.fieldControl.checked ? [config.roles.resourceServer] : []),
       ];
     }
     const lifetime = parts.accessTokenLifetime.fieldControl.value.trim();
@@ -1162,7 +1161,7 @@ async function renderUsers() {
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       clearErrors(form);
-      const body = { username: fields.username.fieldControl.value.trim(), roles: fields.roles.fieldControl.checked ? ['admin'] : [] };
+      const body = { username: fields.username.fieldControl.value.trim(), roles: fields.roles.fieldControl.checked ? [config.roles.admin] : [] };
       for (const key of ['name', 'email', 'password']) {
         const value = key === 'password' ? fields[key].fieldControl.value : fields[key].fieldControl.value.trim();
         if (value) body[key] = value;
@@ -1383,7 +1382,7 @@ async function start() {
   const out = document.getElementById('sign-out');
   out.hidden = false;
   out.addEventListener('click', signOut);
-  if (!session.scopes.includes('admin')) {
+  if (!session.scopes.includes(config.adminScope)) {
     renderNeedsAdmin();
     return;
   }
