@@ -57,7 +57,7 @@ const FIELDS_BY_TYPE: Record<ClientType, FieldName[]> = {
   'client-credentials': ['name', 'enabled', 'accessTokenLifetime', 'roles'],
 };
 /** Types whose clients authenticate with secrets. */
-const TYPES_WITH_SECRETS: readonly ClientType[] = ['hybrid', 'client-credentials'];
+export const TYPES_WITH_SECRETS: readonly ClientType[] = ['hybrid', 'client-credentials'];
 const hasSecrets = (type: ClientType) => TYPES_WITH_SECRETS.includes(type);
 const SERVER_SET = ['id', 'createdAt', 'updatedAt', 'secrets'];
 

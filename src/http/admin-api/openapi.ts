@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { AUDIT_EVENT_TYPES } from '../../audit.ts';
 import { CLIENT_TYPES, MAX_SECRETS_PER_CLIENT, type ClientType } from '../../repos/clients.ts';
 import { querySchema as auditQuerySchema } from '../../services/audit-events.ts';
-import { CLIENT_ROLES, listQuerySchema as clientListQuerySchema, schemaFor, TYPES_WITH_SECRETS } from '../../services/clients.ts';
+import { CLIENT_ROLES, USER_ROLES } from '../../roles.ts';
+import { listQuerySchema as clientListQuerySchema, schemaFor, TYPES_WITH_SECRETS } from '../../services/clients.ts';
 import { secretInputSchema } from '../../services/secret-input.ts';
-import { createSchema as userCreateSchema, listQuerySchema as userListQuerySchema, updateSchema as userUpdateSchema, USER_ROLES } from '../../services/users.ts';
+import { createSchema as userCreateSchema, listQuerySchema as userListQuerySchema, updateSchema as userUpdateSchema } from '../../services/users.ts';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../../services/validation.ts';
 
 /**
