@@ -5,6 +5,7 @@
  */
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase, type Database } from './db/database.ts';
+import { EmbeddedAccessError } from './db/embedded-access.ts';
 import { loadKeyring } from './encryption-keys.ts';
 import { ProblemError } from './errors.ts';
 import { CliError, parse, type Command, type CommandContext } from './cli-command.ts';
@@ -226,6 +227,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return 0;
   } catch (err) {
     if (err instanceof CliError) process.stderr.write(`keyhold ${name}: ${err.message}\n`);
+    else if (err instanceof EmbeddedAccessError) process.stderr.write(`keyhold: ${err.message}\n`);
     else if (err instanceof ConfigError) process.stderr.write(`keyhold: invalid configuration:\n${err.problems.map((p) => `  ${p}`).join('\n')}\n`);
     else process.stderr.write(`keyhold ${name}: ${(err as Error).message}\n`);
     return 1;

@@ -5,6 +5,7 @@ import { ensureAdmin } from './bootstrap.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { SealedDataError } from './crypto/keyring.ts';
 import { openDatabase } from './db/database.ts';
+import { EmbeddedAccessError } from './db/embedded-access.ts';
 import { ChangedMigrationError } from './db/migrate.ts';
 import { ENCRYPTION_KEY_FILE, loadKeyring } from './encryption-keys.ts';
 import { SHUTDOWN_GRACE_SECONDS } from './http/drain.ts';
@@ -34,6 +35,10 @@ const keyring = await loadKeyring(config).catch(async (err: unknown) => {
 const db = await openDatabase(config, logger).catch((err: unknown) => {
   if (err instanceof ChangedMigrationError) {
     process.stderr.write(`keyhold: the server did not start: ${err.message}\n`);
+    process.exit(1);
+  }
+  if (err instanceof EmbeddedAccessError) {
+    process.stderr.write(`keyhold: ${err.message}\n`);
     process.exit(1);
   }
   logger.fatal({ err }, 'the database could not be opened');

