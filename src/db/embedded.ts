@@ -165,7 +165,7 @@ export async function startEmbeddedPostgres(
   try {
     await server.start();
   } catch (err) {
-    throw new Error(`the embedded Postgres under ${clusterDir} did not start${err ? `: ${String(err)}` : ''}`);
+    throw new Error(`the embedded Postgres under ${clusterDir} did not start${err ? `: ${String(err)}` : ''}`, { cause: err });
   }
   const client = server.getPgClient('postgres', '127.0.0.1');
   await client.connect();
