@@ -216,7 +216,7 @@ export async function startEmbeddedPostgres(
     await server.start();
   } catch (err) {
     await removeOwner(root);
-    throw explainStartFailure(err, root) ?? new Error(`the embedded Postgres under ${clusterDir} did not start${err ? `: ${String(err)}` : ''}`);
+    throw explainStartFailure(err, root) ?? new Error(`the embedded Postgres under ${clusterDir} did not start${err ? `: ${String(err)}` : ''}`, { cause: err });
   }
   const client = server.getPgClient('postgres', '127.0.0.1');
   await client.connect();

@@ -168,7 +168,7 @@ t.test('Postgres stopped and started under load: 200s, then only 503s while it i
   // comes; the stop ends that session too.
   const locker = new pg.Client({ connectionString: server.url });
   locker.on('error', () => undefined);
-  let waitingInPostgres = 0;
+  let waitingInPostgres: number;
   try {
     await sleep(LOAD_BEFORE_MS);
     await locker.connect();

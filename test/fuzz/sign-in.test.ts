@@ -20,6 +20,7 @@ const FORM = 'application/x-www-form-urlencoded';
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
 /** Placeholders replaced, when a request is sent, by the live interaction's values. */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- only its type is used (Live): the one list of the names
 const LIVE = ['$uid', '$csrf', '$username', '$password', '$otherCsrf'] as const;
 type Live = Record<(typeof LIVE)[number], string>;
 

@@ -130,7 +130,7 @@ export async function post(
   }
   const response = await fetch(url, { method: 'POST', headers, body });
   const text = await response.text();
-  let parsed: Record<string, unknown> = {};
+  let parsed: Record<string, unknown>;
   try {
     parsed = text ? JSON.parse(text) : {};
   } catch {

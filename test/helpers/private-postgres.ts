@@ -151,7 +151,7 @@ async function startPostgres15(t: Test): Promise<PrivatePostgres> {
     } catch (err) {
       const log = await readFile(logFile, 'utf8').catch(() => '');
       const { stderr = '', stdout = '' } = err as { stderr?: string; stdout?: string };
-      throw new Error(`${[file, ...args].join(' ')} failed: ${String(err)}\n${stdout}${stderr}${log ? `\nserver log:\n${log.slice(-4000)}` : ''}`);
+      throw new Error(`${[file, ...args].join(' ')} failed: ${String(err)}\n${stdout}${stderr}${log ? `\nserver log:\n${log.slice(-4000)}` : ''}`, { cause: err });
     }
   };
   const stopServer = () => exec(pgCtl, ['stop', '-D', dataDir, '-m', 'fast', '-w', '-t', '60']);
