@@ -139,8 +139,9 @@ export function createAuditTrail(pool: Pool, { logger, retentionDays }: { logger
     return flushing;
   }
 
-  const timer = setInterval(() => void flush(), FLUSH_INTERVAL_MS);
-  timer.unref();
+  // The flush timer starts with the first queued event: users that only record in transactions (the
+  // CLI) never start it.
+  let timer: NodeJS.Timeout | undefined;
 
   return {
     /** Writes an event on `db`: inside a transaction, it commits or rolls back with the change it records. */
@@ -150,6 +151,10 @@ export function createAuditTrail(pool: Pool, { logger, retentionDays }: { logger
 
     /** Queues an event, written with others in one statement within a second, off the request path. */
     later(event: AuditEvent): void {
+      if (!timer) {
+        timer = setInterval(() => void flush(), FLUSH_INTERVAL_MS);
+        timer.unref();
+      }
       queue.push(event);
       if (queue.length >= FLUSH_SIZE) void flush();
     },
@@ -206,7 +211,8 @@ export function createAuditTrail(pool: Pool, { logger, retentionDays }: { logger
 
     /** Stops the background flush and writes what is queued. */
     async close(): Promise<void> {
-      clearInterval(timer);
+      if (timer) clearInterval(timer);
+      timer = undefined;
       await flush();
     },
   };

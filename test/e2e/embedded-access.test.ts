@@ -52,7 +52,7 @@ t.test('npm start and the CLI, with DATA_DIR below a directory the postgres user
   t.teardown(() => void server.child.kill('SIGKILL'));
   if (!asRoot) {
     await server.ready;
-    t.pass('not root: Postgres runs as this user, which reaches DATA_DIR, and Keyhold starts');
+    t.match(server.output(), /Keyhold is ready/, 'not root: Postgres runs as this user, which reaches DATA_DIR, and Keyhold starts');
     server.child.kill('SIGTERM');
     t.equal((await server.exited).code, 0);
     return;

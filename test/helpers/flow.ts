@@ -114,13 +114,14 @@ export interface TokenCall {
   body: Record<string, unknown>;
 }
 
-/** POSTs to a client-authenticated endpoint (token, introspection, revocation) with client_secret_basic or _post. */
+/** POSTs to a client-authenticated endpoint (token, introspection, revocation) with client_secret_basic or _post; `extraHeaders` e.g. X-Forwarded-For. */
 export async function post(
   url: string,
   form: Record<string, string>,
   auth?: { clientId: string; secret: string; method?: 'basic' | 'post' },
+  extraHeaders: Record<string, string> = {},
 ): Promise<TokenCall> {
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', ...extraHeaders };
   const body = new URLSearchParams(form);
   if (auth && auth.method === 'post') {
     body.set('client_id', auth.clientId);

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { createAuditTrail } from '../../src/audit.ts';
 import { adminToken, type Api } from '../helpers/admin.ts';
@@ -7,6 +6,7 @@ import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { Agent, loginForm } from '../helpers/browserless.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { codeRequest, post, signInForTokens } from '../helpers/flow.ts';
+import { until } from '../helpers/wait.ts';
 
 /** The audit trail: who did what, when, from where; never a secret; no change without its event. */
 
@@ -25,14 +25,16 @@ interface Event {
 
 /** Events of a type (newest first), waiting for those written off the request path (within a second or two). */
 async function events(api: Api, query: Record<string, string>, atLeast = 1): Promise<Event[]> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
+  const read = async () => {
     const answer = await api('GET', `/audit-events?${new URLSearchParams(query)}`);
     if (answer.status !== 200) throw new Error(`audit-events answered ${answer.status}: ${answer.text}`);
-    const items = answer.body.items as Event[];
-    if (items.length >= atLeast || Date.now() > deadline) return items;
-    await sleep(100);
-  }
+    return answer.body.items as Event[];
+  };
+  // Fewer than asked for after the wait: the assertions that follow say what is missing.
+  return until(`${atLeast} ${query.type ?? ''} event(s)`, async () => {
+    const items = await read();
+    return items.length >= atLeast && items;
+  }, 5_000).catch(read);
 }
 
 async function everyEventText(kh: TestApp): Promise<string> {

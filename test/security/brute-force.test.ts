@@ -1,10 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { adminToken } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { runCli } from '../helpers/cli.ts';
 import { Agent, loginForm } from '../helpers/browserless.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { codeRequest } from '../helpers/flow.ts';
@@ -147,22 +146,6 @@ t.test('sign-in posts beyond the per-address limit answer 429 with Retry-After, 
   t.equal(Number(rows[0]!.count), 4, 'the refused posts counted no failure against any name (only the four guesses did)');
 });
 
-/** Runs the CLI as a real process, as `npm run keyhold -- ...` would. */
-function cli(databaseUrl: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const root = join(import.meta.dirname, '..', '..');
-  return new Promise((resolve) => {
-    const child = spawn(join(root, 'node_modules', '.bin', 'node'), [join(root, 'src', 'cli.ts'), ...args], {
-      cwd: root,
-      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 t.test('an administrator sees a lock and ends it, through the admin API or the CLI', async (t) => {
   const kh = await startTestApp(t, { env: { LOCKOUT_THRESHOLD: '2', LOCKOUT_SECONDS: '600', RATE_LIMIT_SIGNIN_PER_MINUTE: '0' } });
   const { api } = await adminToken(kh);
@@ -188,13 +171,13 @@ t.test('an administrator sees a lock and ends it, through the admin API or the C
   t.equal((await api('POST', '/users/00000000-0000-4000-8000-000000000000/unlock')).status, 404, 'an unknown user is a 404');
 
   await lock();
-  const viaCli = await cli(kh.db.url, ['users', 'unlock', user.id, '--json']);
+  const viaCli = await runCli(kh.db.url, ['users', 'unlock', user.id, '--json']);
   t.equal(viaCli.code, 0, viaCli.stderr);
   t.equal(JSON.parse(viaCli.stdout).lockedUntil, null, 'the CLI prints what the API answers');
   const { rows: unlocks } = await kh.db.pool.query<{ actor: { kind: string } }>("SELECT actor FROM audit_events WHERE type = 'user.unlocked' ORDER BY id");
   t.same(unlocks.map((r) => r.actor.kind), ['client', 'cli'], 'each unlock is in the audit trail, with who did it');
   t.equal((await attempt(kh, client.id, username, password)).status, 303);
-  const missing = await cli(kh.db.url, ['users', 'unlock', 'not-a-user']);
+  const missing = await runCli(kh.db.url, ['users', 'unlock', 'not-a-user']);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /there is no user with id "not-a-user"/);
 });

@@ -10,18 +10,8 @@ import { post } from '../helpers/flow.ts';
 const ccClient = { type: 'client-credentials' as const, name: 'Batch job', redirectUris: [], postLogoutRedirectUris: [] };
 
 /** A client_credentials request with client_secret_basic, as if from `address` (behind a trusted proxy). */
-async function clientCredentialsFrom(issuer: string, clientId: string, secret: string, address: string) {
-  const response = await fetch(`${issuer}/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`,
-      'x-forwarded-for': address,
-    },
-    body: 'grant_type=client_credentials',
-  });
-  return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
-}
+const clientCredentialsFrom = (issuer: string, clientId: string, secret: string, address: string) =>
+  post(`${issuer}/token`, { grant_type: 'client_credentials' }, { clientId, secret }, { 'x-forwarded-for': address });
 
 t.test('failed client authentications slow down, then answer 429, on every instance at once', async (t) => {
   const env = { RATE_LIMIT_TOKEN_FAILURES_PER_MINUTE: '6', TRUST_PROXY: 'true' };
@@ -69,14 +59,7 @@ t.test('failed token requests per address answer 429 beyond the limit; successes
   const { client, secret } = await createClient(kh.clients, { allowRefreshToken: true });
   const auth = { clientId: client.id, secret };
   const from = (address: string) => ({ 'x-forwarded-for': address });
-  const tokenAt = async (form: Record<string, string>, headers: Record<string, string>) => {
-    const response = await fetch(`${kh.issuer}/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(auth.secret)}`).toString('base64')}`, ...headers },
-      body: new URLSearchParams(form).toString(),
-    });
-    return { status: response.status, headers: response.headers, body: (await response.json()) as Record<string, unknown> };
-  };
+  const tokenAt = (form: Record<string, string>, headers: Record<string, string>) => post(`${kh.issuer}/token`, form, auth, headers);
 
   for (let i = 0; i < 3; i++) {
     const r = await tokenAt({ grant_type: 'refresh_token', refresh_token: `guess-${i}` }, from('192.0.2.10'));
