@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join, relative, sep } from 'node:path';
 import { AUDIT_EVENT_TYPES } from '../../audit.ts';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CONSOLE_CALLBACK_PATH, CONSOLE_CLIENT_ID } from '../../oidc/provider.ts';
 import { ADMIN_ROLE, ADMIN_SCOPE, RESOURCE_SERVER_ROLE } from '../../roles.ts';
 
@@ -11,17 +12,18 @@ export interface ConsoleDeps {
 }
 
 const PUBLIC_DIR = join(import.meta.dirname, 'public');
+/** The client rules the admin API applies, imported by the console as they are (src/shared). */
+const SHARED_DIR = join(import.meta.dirname, '..', '..', 'shared');
 
-/** The console's files: plain HTML, CSS and browser ES modules, read once (there is no build step). */
-const ASSETS = {
-  'index.html': 'text/html; charset=utf-8',
-  'console.js': 'text/javascript; charset=utf-8',
-  'console.css': 'text/css; charset=utf-8',
-} as const;
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
 
 /**
  * The console calls only its own origin (the admin API and the provider share it, since the console's
- * redirect URI is on the issuer's origin), runs only its own script and is never framed. The callback
+ * redirect URI is on the issuer's origin), runs only its own scripts and is never framed. The callback
  * URL carries an authorization code, hence no Referer.
  */
 const CSP = [
@@ -35,9 +37,30 @@ const CSP = [
   "base-uri 'none'",
 ].join('; ');
 
-/** The admin web console at /admin: a static single-page app signing in through Keyhold itself. */
+interface Asset {
+  body: Buffer;
+  type: string;
+  etag: string;
+}
+
+/** Every file under `dir` (html, js, css), by its URL below `prefix`. */
+function assetsIn(dir: string, prefix: string): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const type = TYPES[extname(entry.name)];
+    if (!entry.isFile() || !type) continue;
+    const path = join(entry.parentPath, entry.name);
+    const body = readFileSync(path);
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
+    assets.set(`${prefix}/${relative(dir, path).split(sep).join('/')}`, { body, type, etag });
+  }
+  return assets;
+}
+
+/** The admin web console at /admin: a static single-page app of ES modules, signing in through Keyhold itself. */
 export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps) {
-  const files = new Map(Object.keys(ASSETS).map((name) => [name, readFileSync(join(PUBLIC_DIR, name))]));
+  // Read once: there is no build step, and the files do not change while Keyhold runs.
+  const assets = new Map([...assetsIn(PUBLIC_DIR, '/admin'), ...assetsIn(join(SHARED_DIR), '/admin/js/shared')]);
   const origin = new URL(deps.issuer).origin;
   const config = JSON.stringify({
     issuer: deps.issuer,
@@ -59,14 +82,23 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps) {
       .header('referrer-policy', 'no-referrer')
       .header('cross-origin-opener-policy', 'same-origin');
 
-  const send = (reply: FastifyReply, name: keyof typeof ASSETS, cache: string) =>
-    secure(reply).header('cache-control', cache).type(ASSETS[name]).send(files.get(name));
+  /**
+   * Scripts and styles are revalidated on every use (`no-cache` with an ETag): a browser keeps its
+   * copy and gets a bodiless 304 until Keyhold is upgraded, and never runs a stale module beside new ones.
+   */
+  const send = (request: FastifyRequest, reply: FastifyReply, asset: Asset, cache: string) => {
+    secure(reply).header('cache-control', cache).header('etag', asset.etag).type(asset.type);
+    if (request.headers['if-none-match']?.split(',').some((tag) => tag.trim() === asset.etag)) return reply.code(304).send();
+    return reply.send(asset.body);
+  };
 
+  const index = assets.get('/admin/index.html')!;
   for (const path of ['/admin', '/admin/', CONSOLE_CALLBACK_PATH]) {
-    app.get(path, async (_request, reply) => send(reply, 'index.html', 'no-store'));
+    app.get(path, async (request, reply) => send(request, reply, index, 'no-store'));
   }
-  app.get('/admin/console.js', async (_request, reply) => send(reply, 'console.js', 'no-cache'));
-  app.get('/admin/console.css', async (_request, reply) => send(reply, 'console.css', 'no-cache'));
+  for (const [path, asset] of assets) {
+    if (asset !== index) app.get(path, async (request, reply) => send(request, reply, asset, 'no-cache'));
+  }
   app.get('/admin/config.json', async (_request, reply) =>
     secure(reply).header('cache-control', 'no-store').type('application/json; charset=utf-8').send(config),
   );
