@@ -1,10 +1,29 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isDatabaseUnavailable, reportOutage, RETRY_AFTER_SECONDS } from './db/unavailable.ts';
 
-/** One problem in a request body: where (a JSON path) and which rule it breaks. */
+/** The rules a field may break, each named by a stable code programs may switch on (docs/admin-api.md). */
+export const FIELD_PROBLEM_CODES = [
+  'required', 'invalid-type', 'not-an-object', 'unknown-field', 'read-only', 'fixed', 'not-applicable',
+  'empty', 'blank', 'too-long', 'too-short', 'too-many', 'too-few', 'out-of-range', 'invalid-value', 'duplicate',
+  'control-characters', 'invalid-unicode', 'invalid-format', 'past-date', 'conflicting-fields',
+  'not-absolute-url', 'wildcard', 'userinfo', 'fragment', 'not-canonical', 'insecure-http', 'scheme-not-allowed',
+  'path-required', 'not-an-origin', 'loopback-mix',
+] as const;
+export type FieldProblemCode = (typeof FIELD_PROBLEM_CODES)[number];
+
+/**
+ * One problem in a request: where (a JSON path), which rule it breaks (`code`, stable) and a message for
+ * people; `limit`, `minimum` and `maximum`, `allowed` or `canonical` where the rule has one.
+ */
 export interface FieldProblem {
   path: string;
+  code: FieldProblemCode;
   message: string;
+  limit?: number;
+  minimum?: number;
+  maximum?: number;
+  allowed?: string[];
+  canonical?: string;
 }
 
 /**
@@ -16,14 +35,26 @@ export class ProblemError extends Error {
   readonly code: string;
   readonly title: string;
   readonly errors: FieldProblem[] | undefined;
+  /** Members of the problem beyond RFC 9457's own (`current` of a 412). */
+  readonly extra: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
 
-  constructor(status: number, code: string, title: string, detail: string, errors?: FieldProblem[]) {
+  constructor(
+    status: number,
+    code: string,
+    title: string,
+    detail: string,
+    errors?: FieldProblem[],
+    { extra, headers }: { extra?: Record<string, unknown>; headers?: Record<string, string> } = {},
+  ) {
     super(detail);
     this.name = 'ProblemError';
     this.status = status;
     this.code = code;
     this.title = title;
     this.errors = errors;
+    this.extra = extra;
+    this.headers = headers;
   }
 }
 
@@ -34,12 +65,27 @@ export const conflict = (detail: string) => new ProblemError(409, 'conflict', 'C
 export const unauthorized = (detail: string) => new ProblemError(401, 'unauthorized', 'Authentication required', detail);
 export const forbidden = (detail: string) => new ProblemError(403, 'forbidden', 'Forbidden', detail);
 
+/** A strong entity tag of a version, as ETag and If-Match write it. */
+export const entityTag = (version: number) => `"${version}"`;
+
+/** A 412: `what` changed since the version the caller read; `current` is it as a GET answers it now. */
+export const preconditionFailed = (what: string, expected: string, current: { version: number }) =>
+  new ProblemError(
+    412,
+    'precondition-failed',
+    'Precondition failed',
+    `${what} changed since ${expected}: it is at version ${current.version} now; read it again and reapply your change`,
+    undefined,
+    { extra: { current }, headers: { etag: entityTag(current.version) } },
+  );
+
 export interface Problem {
   type: string;
   title: string;
   status: number;
   detail: string;
   errors?: FieldProblem[];
+  current?: unknown;
 }
 
 /**
@@ -62,6 +108,7 @@ function toProblem(err: unknown): Problem {
       status: err.status,
       detail: err.message,
       ...(err.errors ? { errors: err.errors } : {}),
+      ...err.extra,
     };
   }
   const fe = err as Partial<FastifyError>;
@@ -86,5 +133,6 @@ export function sendProblem(err: unknown, request: FastifyRequest, reply: Fastif
     reportOutage(request.log, err);
     reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   } else if (problem.status >= 500) request.log.error({ err }, 'request failed');
+  if (err instanceof ProblemError && err.headers) reply.headers(err.headers);
   return reply.code(problem.status).type('application/problem+json').send(problem);
 }

@@ -3,7 +3,9 @@ import { withTransaction } from '../db/pool.ts';
 import { CLIENT_COLUMNS, SECRET_COLUMNS, toClient, toSecret, toSecretCheck, type ClientRow, type SecretCheckRow, type SecretRow } from './client-rows.ts';
 import { isUuid } from './users.ts';
 
-export const CLIENT_TYPES = ['hybrid', 'authorization-code', 'client-credentials'] as const;
+import { CLIENT_TYPES } from '../shared/client-rules.js';
+
+export { CLIENT_TYPES };
 export type ClientType = (typeof CLIENT_TYPES)[number];
 
 export interface Client {
@@ -114,6 +116,14 @@ export interface ClientsTransaction {
   deleteSecret(clientId: string, secretId: string): Promise<boolean>;
 }
 
+export interface ClientListOptions {
+  type?: ClientType;
+  /** A LIKE pattern, its wildcards escaped: clients whose name holds it (whatever the case), or whose id starts with it. */
+  search?: string;
+  limit?: number;
+  after?: { createdAt: Date; id: string };
+}
+
 export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions = {}) {
   /** A transaction that changes one client; `onChange` hears of it after it commits. */
   async function changing<T>(clientId: string, fn: (db: PoolClient) => Promise<T>): Promise<T> {
@@ -189,8 +199,10 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
         input.roles ?? [],
       ],
     );
-    const client = toClient(rows[0]!);
+    let client = toClient(rows[0]!);
     const secret = firstSecret ? await insertSecret(db, client.id, firstSecret) : undefined;
+    // The first secret bumped the version the insert returned.
+    if (secret) client = { ...client, version: client.version + 1 };
     await announce(db, client.id);
     return secret ? { client, secret } : { client };
   }
@@ -225,13 +237,14 @@ export function createClientsRepo(pool: Pool, { onChange }: ClientsRepoOptions =
      * Keyset pagination by (created_at, id), in index order. created_at is stored at the millisecond a
      * Date (and so a cursor) holds, so a cursor built from a returned client neither skips nor repeats rows.
      */
-    async list({ type, limit = 50, after }: { type?: ClientType; limit?: number; after?: { createdAt: Date; id: string } } = {}): Promise<Client[]> {
+    async list({ type, search, limit = 50, after }: ClientListOptions = {}): Promise<Client[]> {
       const { rows } = await pool.query<ClientRow>(
         `SELECT ${CLIENT_COLUMNS} FROM clients
          WHERE ($1::text IS NULL OR type = $1)
            AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+           AND ($5::text IS NULL OR name ILIKE '%' || $5 || '%' OR id::text ILIKE $5 || '%')
          ORDER BY created_at, id LIMIT $4`,
-        [type ?? null, after?.createdAt ?? null, after?.id ?? null, limit],
+        [type ?? null, after?.createdAt ?? null, after?.id ?? null, limit, search ?? null],
       );
       return rows.map(toClient);
     },

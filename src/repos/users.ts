@@ -8,6 +8,8 @@ export interface User {
   name: string | null;
   roles: string[];
   disabled: boolean;
+  /** Bumped by every change to the user, in the change's own statement. */
+  version: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -29,7 +31,7 @@ export interface UserChanges {
   passwordHash?: string;
 }
 
-const COLUMNS = 'id, username, email, name, roles, disabled, created_at, updated_at';
+const COLUMNS = 'id, username, email, name, roles, disabled, version, created_at, updated_at';
 
 interface UserRow {
   id: string;
@@ -38,6 +40,8 @@ interface UserRow {
   name: string | null;
   roles: string[];
   disabled: boolean;
+  /** bigint: pg hands it over as a string. */
+  version: string | number;
   created_at: Date;
   updated_at: Date;
 }
@@ -56,6 +60,7 @@ const toUser = (r: UserRow): User => ({
   name: r.name,
   roles: r.roles,
   disabled: r.disabled,
+  version: Number(r.version),
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
@@ -119,12 +124,14 @@ export function createUsersRepo(pool: Pool) {
     },
 
     /** Keyset pagination by (created_at, id), in index order, as for clients. */
-    async list({ limit = 50, after }: { limit?: number; after?: { createdAt: Date; id: string } } = {}): Promise<User[]> {
+    async list({ search, limit = 50, after }: { search?: string; limit?: number; after?: { createdAt: Date; id: string } } = {}): Promise<User[]> {
+      // search: a LIKE pattern, its wildcards escaped, found in the username, email or name whatever the case.
       const { rows } = await pool.query<UserRow>(
         `SELECT ${COLUMNS} FROM users
          WHERE ($1::timestamptz IS NULL OR (created_at, id) > ($1::timestamptz, $2::uuid))
+           AND ($4::text IS NULL OR username ILIKE '%' || $4 || '%' OR email ILIKE '%' || $4 || '%' OR name ILIKE '%' || $4 || '%')
          ORDER BY created_at, id LIMIT $3`,
-        [after?.createdAt ?? null, after?.id ?? null, limit],
+        [after?.createdAt ?? null, after?.id ?? null, limit, search ?? null],
       );
       return rows.map(toUser);
     },
@@ -143,7 +150,7 @@ export function createUsersRepo(pool: Pool) {
       if (changes.disabled !== undefined) set('disabled', changes.disabled);
       if (changes.passwordHash !== undefined) set('password_hash', changes.passwordHash);
       const { rows } = await db.query<UserRow>(
-        `UPDATE users SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`,
+        `UPDATE users SET ${[...sets, 'updated_at = now()', 'version = version + 1'].join(', ')} WHERE id = $1 RETURNING ${COLUMNS}`,
         values,
       );
       return rows[0] ? toUser(rows[0]) : undefined;

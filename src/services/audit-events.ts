@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import { AUDIT_EVENT_TYPES, type AuditTrail, type StoredAuditEvent } from '../audit.ts';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parseOrThrow, type Page } from './validation.ts';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_SIZE_RULE, parseOrThrow, rule, type Page } from './validation.ts';
 
 /** Reading the audit trail, with the admin API's rules for its query (newest events first). */
 
 const instant = (what: string) =>
   z
     .string()
-    .refine((s) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)), `must be an ISO-8601 date and time with its offset, e.g. 2026-01-31T12:00:00Z (${what})`)
+    .refine((s) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)), rule('invalid-format', `must be an ISO-8601 date and time with its offset, e.g. 2026-01-31T12:00:00Z (${what})`))
     .optional();
 
 const id = z.string().min(1, 'must not be empty').max(100, 'must be at most 100 characters').optional();
@@ -21,9 +21,9 @@ export const querySchema = z
     until: instant('events before it'),
     limit: z
       .string()
-      .refine((s) => /^[1-9][0-9]{0,2}$/.test(s) && Number(s) <= MAX_PAGE_SIZE, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
+      .refine((s) => /^[1-9][0-9]{0,2}$/.test(s) && Number(s) <= MAX_PAGE_SIZE, PAGE_SIZE_RULE)
       .optional(),
-    cursor: z.string().refine((s) => decodeCursor(s) !== undefined, 'is not a cursor this server gave out').optional(),
+    cursor: z.string().refine((s) => decodeCursor(s) !== undefined, rule('invalid-format', 'is not a cursor this server gave out')).optional(),
   });
 
 const encodeCursor = (eventId: string) => Buffer.from(`audit:${eventId}`).toString('base64url');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { conflict, notFound, type FieldProblem } from '../errors.ts';
-import { corsOriginProblem, mixProblems, quote, redirectUriProblem } from '../redirect-uris.ts';
+import { conflict, notFound, preconditionFailed, type FieldProblem } from '../errors.ts';
+import { mixProblems } from '../redirect-uris.ts';
 import {
   CLIENT_TYPES,
   MAX_SECRETS_PER_CLIENT,
@@ -12,54 +12,76 @@ import {
 } from '../repos/clients.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
 import { CLIENT_ROLES } from '../roles.ts';
+import { FIELDS_BY_TYPE, LIMITS, TYPES_WITH_SECRETS, URL_LISTS, urlListItemProblem, type UrlListField } from '../shared/client-rules.js';
 import type { AuditEventType, AuditTarget, AuditTrail } from '../audit.ts';
 import { changedFields, type AuditContext } from './audit-context.ts';
 import { newSecret, secretInputSchema, type SecretInput } from './secret-input.ts';
-import { invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, text, fieldProblems, type Page } from './validation.ts';
+import { describeIfMatch, ifMatches, type Precondition } from './preconditions.ts';
+import {
+  check,
+  fieldProblems,
+  invalid,
+  isPlainObject,
+  likeLiteral,
+  noDuplicates,
+  page,
+  pageQuery,
+  parseOrThrow,
+  rule,
+  searchQuery,
+  text,
+  type Page,
+} from './validation.ts';
 
 /**
- * Clients and their secrets, with every rule of the admin API (docs/clients.md).
+ * Clients and their secrets, with every rule of the admin API (docs/clients.md); the rules of the fields
+ * themselves are in shared/client-rules.js, which the admin console applies too.
  * The admin API routes and the CLI both go through here, so they accept, refuse and answer alike.
  */
 
-const MAX_URIS = 10;
-
-function uriList(min: number, check: (value: string) => string | undefined) {
+/** A URL list's rules (URL_LISTS): its items' own, how many it holds, and no item twice. */
+function uriList(field: UrlListField) {
+  const { min, max } = URL_LISTS[field];
   return z
     .array(z.string().superRefine((value, ctx) => {
-      const problem = check(value);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      // An empty list: the item's own rule alone (duplicates and the count are the list's, below).
+      const problem = urlListItemProblem(field, value, []);
+      if (problem) {
+        const { code, message, ...more } = problem;
+        ctx.addIssue({ code: 'custom', ...rule(code as FieldProblem['code'], message, more) });
+      }
     }))
     .min(min, min === 1 ? 'must list at least one URL' : `must list at least ${min} URLs`)
-    .max(MAX_URIS, `must list at most ${MAX_URIS} URLs`)
-    .superRefine(noDuplicates(quote));
+    .max(max, `must list at most ${max} URLs`)
+    .superRefine((values, ctx) => {
+      values.forEach((value, i) => {
+        const problem = urlListItemProblem(field, value, values.slice(0, i));
+        if (problem?.code === 'duplicate') ctx.addIssue({ code: 'custom', path: [i], ...rule('duplicate', problem.message) });
+      });
+    });
 }
 
-const lifetimeRule = 'must be a whole number of seconds from 60 to 3600';
+const { min: MIN_LIFETIME, max: MAX_LIFETIME } = LIMITS.accessTokenLifetime;
+const lifetimeRule = `must be a whole number of seconds from ${MIN_LIFETIME} to ${MAX_LIFETIME}`;
 const fields = {
-  name: text(1, 100),
+  name: text(1, LIMITS.name.max),
   enabled: z.boolean(),
-  redirectUris: uriList(1, redirectUriProblem),
-  postLogoutRedirectUris: uriList(0, redirectUriProblem),
+  redirectUris: uriList('redirectUris'),
+  postLogoutRedirectUris: uriList('postLogoutRedirectUris'),
   allowRefreshToken: z.boolean(),
-  accessTokenLifetime: z.int({ error: lifetimeRule }).min(60, lifetimeRule).max(3600, lifetimeRule),
-  allowedCorsOrigins: uriList(0, corsOriginProblem),
+  accessTokenLifetime: z
+    .int({ error: lifetimeRule })
+    .refine((n) => n >= MIN_LIFETIME && n <= MAX_LIFETIME, rule('out-of-range', lifetimeRule, { minimum: MIN_LIFETIME, maximum: MAX_LIFETIME })),
+  allowedCorsOrigins: uriList('allowedCorsOrigins'),
   roles: z
     .array(z.enum(CLIENT_ROLES, { error: `must be one of ${CLIENT_ROLES.map((r) => `"${r}"`).join(', ')}` }))
     .superRefine(noDuplicates()),
 };
 type FieldName = keyof typeof fields;
 
-/** Which fields each type of client has (docs/clients.md). */
-const FIELDS_BY_TYPE: Record<ClientType, FieldName[]> = {
-  hybrid: ['name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'allowRefreshToken', 'accessTokenLifetime'],
-  'authorization-code': ['name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'accessTokenLifetime', 'allowedCorsOrigins'],
-  'client-credentials': ['name', 'enabled', 'accessTokenLifetime', 'roles'],
-};
-/** Types whose clients authenticate with secrets. */
-export const TYPES_WITH_SECRETS: readonly ClientType[] = ['hybrid', 'client-credentials'];
+export { TYPES_WITH_SECRETS };
 const hasSecrets = (type: ClientType) => TYPES_WITH_SECRETS.includes(type);
-const SERVER_SET = ['id', 'createdAt', 'updatedAt', 'secrets'];
+const SERVER_SET = ['id', 'createdAt', 'updatedAt', 'secrets', 'version'];
 
 
 export function schemaFor(type: ClientType, mode: 'create' | 'update') {
@@ -80,10 +102,10 @@ function misplacedKeys(body: Record<string, unknown>, type: ClientType, mode: 'c
   const problems: FieldProblem[] = [];
   const rest: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) {
-    if (SERVER_SET.includes(key)) problems.push({ path: key, message: 'is set by the server and cannot be written' });
-    else if (key === 'type' && mode === 'update') problems.push({ path: key, message: 'is fixed at creation' });
-    else if (key === 'secret' && mode === 'create' && !hasSecrets(type)) problems.push({ path: key, message: `${type} clients are public: they hold no secrets` });
-    else if (Object.hasOwn(fields, key) && !FIELDS_BY_TYPE[type].includes(key as FieldName)) problems.push({ path: key, message: `does not apply to ${type} clients` });
+    if (SERVER_SET.includes(key)) problems.push({ path: key, code: 'read-only', message: 'is set by the server and cannot be written' });
+    else if (key === 'type' && mode === 'update') problems.push({ path: key, code: 'fixed', message: 'is fixed at creation' });
+    else if (key === 'secret' && mode === 'create' && !hasSecrets(type)) problems.push({ path: key, code: 'not-applicable', message: `${type} clients are public: they hold no secrets` });
+    else if (Object.hasOwn(fields, key) && !FIELDS_BY_TYPE[type].includes(key as FieldName)) problems.push({ path: key, code: 'not-applicable', message: `does not apply to ${type} clients` });
     else rest[key] = value;
   }
   return { problems, rest };
@@ -116,6 +138,8 @@ export interface ClientView {
   secrets?: SecretView[];
   createdAt: string;
   updatedAt: string;
+  /** Bumped by every change to the client or its secrets: its ETag, and what If-Match names. */
+  version: number;
 }
 
 function serializeSecret(secret: ClientSecret): SecretView {
@@ -145,12 +169,14 @@ function serializeClient(client: Client, secrets: ClientSecret[]): ClientView {
     ...(hasSecrets(client.type) ? { secrets: secrets.map(serializeSecret) } : {}),
     createdAt: client.createdAt.toISOString(),
     updatedAt: client.updatedAt.toISOString(),
+    version: client.version,
   };
 }
 
 
 export const listQuerySchema = z.strictObject({
   type: z.enum(CLIENT_TYPES, { error: `must be one of ${CLIENT_TYPES.join(', ')}` }).optional(),
+  q: searchQuery,
   ...pageQuery,
 });
 
@@ -165,7 +191,7 @@ export interface ClientsServiceDeps {
 
 /** A client's fields that an event shows (what the API shows, without its secrets and timestamps). */
 function auditView(client: Client): Record<string, unknown> {
-  const { secrets: _secrets, createdAt: _createdAt, updatedAt: _updatedAt, ...view } = serializeClient(client, []);
+  const { secrets: _secrets, createdAt: _createdAt, updatedAt: _updatedAt, version: _version, ...view } = serializeClient(client, []);
   return view;
 }
 
@@ -186,17 +212,28 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
     return client;
   }
 
+  async function view(id: string): Promise<ClientView> {
+    const client = await existing(id);
+    return serializeClient(client, hasSecrets(client.type) ? await clients.listSecrets(id) : []);
+  }
+
+  /** The 412 for a change whose If-Match the client no longer meets, with the client as it is now (read after the refused change rolled back). */
+  async function stale(id: string, { ifMatch }: Precondition) {
+    return preconditionFailed(`client ${id}`, describeIfMatch(ifMatch ?? ''), await view(id));
+  }
+
   return {
     /** Validates and creates a client; hybrid and client-credentials clients get a first secret, whose value is returned this once. */
     async create(body: unknown, by: AuditContext): Promise<{ client: ClientView; secret?: NewSecretView }> {
-      if (!isPlainObject(body)) throw invalid([{ path: '', message: 'the body must be a JSON object' }]);
+      if (!isPlainObject(body)) throw invalid([{ path: '', code: 'not-an-object', message: 'the body must be a JSON object' }]);
       const type = body.type;
       if (typeof type !== 'string' || !(CLIENT_TYPES as readonly string[]).includes(type)) {
-        throw invalid([{ path: 'type', message: `must be one of ${CLIENT_TYPES.join(', ')}` }]);
+        const message = `must be one of ${CLIENT_TYPES.join(', ')}`;
+        throw invalid([type === undefined ? { path: 'type', code: 'required', message } : { path: 'type', code: 'invalid-value', message, allowed: [...CLIENT_TYPES] }]);
       }
       const clientType = type as ClientType;
       const { problems, rest } = misplacedKeys(body, clientType, 'create');
-      const parsed = schemaFor(clientType, 'create').safeParse(rest);
+      const parsed = check(schemaFor(clientType, 'create'), rest);
       if (!parsed.success) problems.push(...fieldProblems(parsed.error));
       if (problems.length) throw invalid(problems);
       const input = parsed.data as Record<string, unknown>;
@@ -232,8 +269,7 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
     },
 
     async get(id: string): Promise<ClientView> {
-      const client = await existing(id);
-      return serializeClient(client, hasSecrets(client.type) ? await clients.listSecrets(id) : []);
+      return view(id);
     },
 
     /** One page of clients, oldest first; `query` is the query string as received. */
@@ -242,7 +278,7 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
       return page(
         q,
         async ({ limit, after }) => {
-          const rows = await clients.list({ ...(q.type ? { type: q.type } : {}), limit, ...(after ? { after } : {}) });
+          const rows = await clients.list({ ...(q.type ? { type: q.type } : {}), ...(q.q ? { search: likeLiteral(q.q) } : {}), limit, ...(after ? { after } : {}) });
           const secrets = await clients.secretsOf(rows.filter((c) => hasSecrets(c.type)).map((c) => c.id));
           return rows.map((client) => ({ id: client.id, createdAt: client.createdAt, client, secrets: secrets.get(client.id) ?? [] }));
         },
@@ -250,12 +286,15 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
       );
     },
 
-    /** Changes the fields given; absent fields stay. In force on the next request on every instance. */
-    async update(id: string, body: unknown, by: AuditContext): Promise<ClientView> {
+    /**
+     * Changes the fields given; absent fields stay. In force on the next request on every instance.
+     * With `ifMatch`, only while the client is at a version it names (checked under the row lock), else a 412.
+     */
+    async update(id: string, body: unknown, by: AuditContext, precondition: Precondition = {}): Promise<ClientView> {
       const client = await existing(id);
-      if (!isPlainObject(body)) throw invalid([{ path: '', message: 'the body must be a JSON object' }]);
+      if (!isPlainObject(body)) throw invalid([{ path: '', code: 'not-an-object', message: 'the body must be a JSON object' }]);
       const { problems, rest } = misplacedKeys(body, client.type, 'update');
-      const parsed = schemaFor(client.type, 'update').safeParse(rest);
+      const parsed = check(schemaFor(client.type, 'update'), rest);
       if (!parsed.success) problems.push(...fieldProblems(parsed.error));
       if (problems.length) throw invalid(problems);
       const changes = parsed.data as Record<string, unknown>;
@@ -266,22 +305,27 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
       if (mix.length) throw invalid(mix);
       const updated = await clients.transaction(async (tx) => {
         const before = await tx.lock(id);
+        if (before && !ifMatches(precondition, before.version)) return undefined;
         const after = before && (await tx.update(id, changes));
         if (!before || !after) throw notFoundClient(id);
         await audit.record(tx.db, event(by, 'client.updated', after, changedFields(auditView(before), auditView(after))));
         return after;
       });
+      if (!updated) throw await stale(id, precondition);
       return serializeClient(updated, hasSecrets(updated.type) ? await clients.listSecrets(id) : []);
     },
 
-    /** Deletes a client; every token, code and grant issued to it goes with it, in the same transaction. */
-    async delete(id: string, by: AuditContext): Promise<void> {
-      await clients.transaction(async (tx) => {
+    /** Deletes a client; every token, code and grant issued to it goes with it, in the same transaction. With `ifMatch`, as update. */
+    async delete(id: string, by: AuditContext, precondition: Precondition = {}): Promise<void> {
+      const deleted = await clients.transaction(async (tx) => {
         const before = await tx.lock(id);
+        if (before && !ifMatches(precondition, before.version)) return false;
         if (!before || !(await tx.delete(id))) throw notFoundClient(id);
         await models.revokeByClientId(id, tx.db);
         await audit.record(tx.db, event(by, 'client.deleted', before, { before: auditView(before) }));
+        return true;
       });
+      if (!deleted) throw await stale(id, precondition);
     },
 
     async listSecrets(id: string): Promise<SecretView[]> {
@@ -289,19 +333,22 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
       return (await clients.listSecrets(id)).map(serializeSecret);
     },
 
-    /** Adds a secret; its value is in the answer and nowhere else, ever. */
-    async addSecret(id: string, body: unknown, by: AuditContext): Promise<NewSecretView> {
+    /** Adds a secret; its value is in the answer and nowhere else, ever. `version`: the client's, which adding it bumped. */
+    async addSecret(id: string, body: unknown, by: AuditContext): Promise<{ secret: NewSecretView; version: number }> {
       const client = await existing(id);
       if (!hasSecrets(client.type)) throw conflict(`${client.type} clients are public: they hold no secrets`);
       const input = parseOrThrow(secretInputSchema, body === undefined ? {} : body);
       const secret = newSecret(input);
       try {
-        const stored = await clients.transaction(async (tx) => {
+        const { stored, version } = await clients.transaction(async (tx) => {
           const added = await tx.addSecret(id, secret.stored);
           await audit.record(tx.db, event(by, 'client.secret_created', client, { description: added.description, expiresAt: added.expiresAt?.toISOString() ?? null }, { kind: 'secret', id: added.id }));
-          return added;
+          // The row is locked since the secret went in: this is the version that change left.
+          const now = await tx.lock(id);
+          if (!now) throw notFoundClient(id);
+          return { stored: added, version: now.version };
         });
-        return { ...serializeSecret(stored), value: secret.value };
+        return { secret: { ...serializeSecret(stored), value: secret.value }, version };
       } catch (err) {
         if (err instanceof TooManySecretsError) throw tooManySecrets();
         throw err;

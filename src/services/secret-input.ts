@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { digest, generateClientSecret } from '../crypto/digest.ts';
-import { text } from './validation.ts';
+import { LIMITS } from '../shared/client-rules.js';
+import { rule, text } from './validation.ts';
 
 /** What creating a secret takes (admin API, CLI and console alike), and the secret it makes. */
 
@@ -12,20 +13,20 @@ const isoDate = z.iso.date();
 
 export const secretInputSchema = z
   .strictObject({
-    description: text(0, 100).optional(),
+    description: text(0, LIMITS.secretDescription.max).optional(),
     // A date and time with its offset, or a date alone (midnight UTC).
     expiresAt: z
       .string({ error: EXPIRY_FORMAT })
       .superRefine((value, ctx) => {
-        if (!isoDateTime.safeParse(value).success && !isoDate.safeParse(value).success) ctx.addIssue({ code: 'custom', message: EXPIRY_FORMAT });
-        else if (!(new Date(value).getTime() > Date.now())) ctx.addIssue({ code: 'custom', message: 'must be in the future' });
+        if (!isoDateTime.safeParse(value).success && !isoDate.safeParse(value).success) ctx.addIssue({ code: 'custom', ...rule('invalid-format', EXPIRY_FORMAT) });
+        else if (!(new Date(value).getTime() > Date.now())) ctx.addIssue({ code: 'custom', ...rule('past-date', 'must be in the future') });
       })
       .optional(),
     neverExpires: z.boolean().optional(),
   })
   .superRefine((value, ctx) => {
     if (value.expiresAt !== undefined && value.neverExpires === true) {
-      ctx.addIssue({ code: 'custom', path: ['neverExpires'], message: 'give either expiresAt or neverExpires, not both' });
+      ctx.addIssue({ code: 'custom', path: ['neverExpires'], ...rule('conflicting-fields', 'give either expiresAt or neverExpires, not both') });
     }
   });
 export type SecretInput = z.output<typeof secretInputSchema>;

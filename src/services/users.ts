@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { PoolClient } from '../db/pool.ts';
-import { conflict, notFound, type FieldProblem } from '../errors.ts';
+import { conflict, notFound, preconditionFailed, type FieldProblem } from '../errors.ts';
 import { hashSecret } from '../passwords.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
 import { UsernameTakenError, type User, type UsersRepo } from '../repos/users.ts';
@@ -8,7 +8,8 @@ import { ADMIN_ROLE, USER_ROLES } from '../roles.ts';
 import type { Lockouts } from '../security/lockouts.ts';
 import type { AuditEventType, AuditTrail } from '../audit.ts';
 import { changedFields, type AuditContext } from './audit-context.ts';
-import { fieldProblems, invalid, isPlainObject, noDuplicates, page, pageQuery, parseOrThrow, text, type Page } from './validation.ts';
+import { describeIfMatch, ifMatches, type Precondition } from './preconditions.ts';
+import { check, fieldProblems, invalid, isPlainObject, likeLiteral, noDuplicates, page, pageQuery, parseOrThrow, searchQuery, text, type Page } from './validation.ts';
 
 /** Users, with the admin API's rules; the admin API routes and the CLI both go through here. */
 
@@ -44,8 +45,8 @@ export const updateSchema = z.strictObject({
   disabled: fields.disabled.optional(),
   password: fields.password.optional(),
 });
-export const listQuerySchema = z.strictObject(pageQuery);
-const SERVER_SET = ['id', 'createdAt', 'updatedAt'];
+export const listQuerySchema = z.strictObject({ q: searchQuery, ...pageQuery });
+const SERVER_SET = ['id', 'createdAt', 'updatedAt', 'version'];
 
 /**
  * A user as the API answers it: the stored user, dates as ISO-8601, without updatedAt; `lockedUntil`
@@ -64,19 +65,20 @@ function serializeUser(user: User, lockedUntil?: Date): UserView {
     disabled: user.disabled,
     lockedUntil: lockedUntil?.toISOString() ?? null,
     createdAt: user.createdAt.toISOString(),
+    version: user.version,
   };
 }
 
 function parseBody<T extends z.ZodType>(schema: T, body: unknown, mode: 'create' | 'update'): z.output<T> {
-  if (!isPlainObject(body)) throw invalid([{ path: '', message: 'the body must be a JSON object' }]);
+  if (!isPlainObject(body)) throw invalid([{ path: '', code: 'not-an-object', message: 'the body must be a JSON object' }]);
   const problems: FieldProblem[] = [];
   const rest: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(body)) {
-    if (SERVER_SET.includes(key)) problems.push({ path: key, message: 'is set by the server and cannot be written' });
-    else if (key === 'username' && mode === 'update') problems.push({ path: key, message: 'cannot be changed' });
+    if (SERVER_SET.includes(key)) problems.push({ path: key, code: 'read-only', message: 'is set by the server and cannot be written' });
+    else if (key === 'username' && mode === 'update') problems.push({ path: key, code: 'fixed', message: 'cannot be changed' });
     else rest[key] = value;
   }
-  const parsed = schema.safeParse(rest);
+  const parsed = check(schema, rest);
   if (!parsed.success) problems.push(...fieldProblems(parsed.error));
   if (problems.length || !parsed.success) throw invalid(problems);
   return parsed.data;
@@ -95,7 +97,7 @@ export interface UsersServiceDeps {
 
 /** A user's fields that an event shows: what the API shows, never a password or its hash. */
 function auditView(user: User): Record<string, unknown> {
-  const { lockedUntil: _lockedUntil, createdAt: _createdAt, ...view } = serializeUser(user);
+  const { lockedUntil: _lockedUntil, createdAt: _createdAt, version: _version, ...view } = serializeUser(user);
   return view;
 }
 
@@ -117,14 +119,25 @@ export function createUsersService({ users, models, lockouts, audit }: UsersServ
   }
   const view = async (user: User) => (await views([user]))[0]!;
 
+  /** The 412 for a change whose If-Match the user no longer meets, with the user as it is now (read after the refused change rolled back). */
+  async function stale(id: string, { ifMatch }: Precondition) {
+    const user = await users.findById(id);
+    if (!user) throw notFoundUser(id);
+    return preconditionFailed(`user ${id}`, describeIfMatch(ifMatch ?? ''), await view(user));
+  }
+
   /**
    * The last-administrator rule, for a change in `db`'s transaction that would end `id`'s being an enabled
    * administrator: the enabled administrators' rows are locked until that transaction ends, so of two
    * concurrent changes to the last two, the second waits for the first, then reads what it committed.
    */
-  async function keepAnAdmin(db: PoolClient, id: string, what: string): Promise<void> {
+  async function keepAnAdmin(db: PoolClient, id: string, what: string): Promise<() => void> {
     const admins = await users.lockEnabledWithRole(ADMIN_ROLE, db);
-    if (admins.length === 1 && admins[0] === id.toLowerCase()) throw lastAdmin(what); // ids as Postgres writes them
+    // Checked once the caller has locked the user's own row (after the administrators', in that order, as
+    // every change takes them), so a failed If-Match is answered before this rule.
+    return () => {
+      if (admins.length === 1 && admins[0] === id.toLowerCase()) throw lastAdmin(what); // ids as Postgres writes them
+    };
   }
 
   return {
@@ -162,7 +175,8 @@ export function createUsersService({ users, models, lockouts, audit }: UsersServ
 
     async list(query: unknown): Promise<Page<UserView>> {
       const q = parseOrThrow(listQuerySchema, query ?? {});
-      const result = await page(q, ({ limit, after }) => users.list(after ? { limit, after } : { limit }), (user) => user);
+      const search = q.q ? { search: likeLiteral(q.q) } : {};
+      const result = await page(q, ({ limit, after }) => users.list(after ? { ...search, limit, after } : { ...search, limit }), (user) => user);
       return { items: await views(result.items), nextCursor: result.nextCursor };
     },
 
@@ -181,7 +195,7 @@ export function createUsersService({ users, models, lockouts, audit }: UsersServ
      * Changes the fields given. Disabling a user ends their sessions, grants and tokens in the same
      * transaction, for good: enabling them again revives none of it.
      */
-    async update(id: string, body: unknown, by: AuditContext): Promise<UserView> {
+    async update(id: string, body: unknown, by: AuditContext, precondition: Precondition = {}): Promise<UserView> {
       if (!(await users.findById(id))) throw notFoundUser(id);
       const { password, ...changes } = parseBody(updateSchema, body, 'update');
       // Hashed before the transaction: it holds its locks for a few statements, not for an argon2id hash.
@@ -189,8 +203,10 @@ export function createUsersService({ users, models, lockouts, audit }: UsersServ
       // What would leave an enabled administrator without the role or disabled.
       const endsAdmin = changes.disabled === true || (changes.roles !== undefined && !changes.roles.includes(ADMIN_ROLE));
       const user = await users.transaction(async (db) => {
-        if (endsAdmin) await keepAnAdmin(db, id, changes.disabled ? 'disabled' : 'lose the admin role');
+        const keep = endsAdmin ? await keepAnAdmin(db, id, changes.disabled ? 'disabled' : 'lose the admin role') : undefined;
         const before = await users.findById(id, db, { lock: true });
+        if (before && !ifMatches(precondition, before.version)) return undefined;
+        keep?.();
         const updated = before && (await users.update(id, { ...changes, ...(passwordHash === undefined ? {} : { passwordHash }) }, db));
         if (!before || !updated) throw notFoundUser(id);
         if (changes.disabled === true) await models.revokeByAccountId(updated.id, db);
@@ -200,20 +216,25 @@ export function createUsersService({ users, models, lockouts, audit }: UsersServ
         }));
         return updated;
       });
+      if (!user) throw await stale(id, precondition);
       return view(user);
     },
 
     /** Deletes a user; their sessions, grants and tokens go with them, in the same transaction. */
-    async delete(id: string, by: AuditContext): Promise<void> {
+    async delete(id: string, by: AuditContext, precondition: Precondition = {}): Promise<void> {
       if (!(await users.findById(id))) throw notFoundUser(id);
-      await users.transaction(async (db) => {
-        await keepAnAdmin(db, id, 'deleted');
+      const deleted = await users.transaction(async (db) => {
+        const keep = await keepAnAdmin(db, id, 'deleted');
         const before = await users.findById(id, db, { lock: true });
+        if (before && !ifMatches(precondition, before.version)) return false;
+        keep();
         if (!before || !(await users.delete(id, db))) throw notFoundUser(id);
         await audit.record(db, event(by, 'user.deleted', before, { before: auditView(before) }));
         // Account ids are stored as Postgres writes a uuid (lower case), whatever the case of the request's.
         await models.revokeByAccountId(id.toLowerCase(), db);
+        return true;
       });
+      if (!deleted) throw await stale(id, precondition);
     },
   };
 }

@@ -38,7 +38,7 @@ t.test('bootstrap: the CLI makes an automation client whose token creates a hybr
   t.equal(made.code, 0, `exit 0 ${made.stderr}`);
   const { client, secret } = JSON.parse(made.stdout);
   t.same(Object.keys(JSON.parse(made.stdout)), ['client', 'secret'], 'prints { client, secret } as POST /api/v1/clients answers');
-  t.same(Object.keys(client), ['id', 'type', 'name', 'enabled', 'accessTokenLifetime', 'roles', 'secrets', 'createdAt', 'updatedAt']);
+  t.same(Object.keys(client), ['id', 'type', 'name', 'enabled', 'accessTokenLifetime', 'roles', 'secrets', 'createdAt', 'updatedAt', 'version']);
   t.match(client, { type: 'client-credentials', name: 'Automation', roles: ['admin'], enabled: true, accessTokenLifetime: 3600 });
   t.match(secret, { id: client.secrets[0].id, value: String, lastUsedAt: null });
 
@@ -49,7 +49,7 @@ t.test('bootstrap: the CLI makes an automation client whose token creates a hybr
   const api = apiFor(kh, token.body.access_token as string);
   const hybrid = await api('POST', '/clients', { type: 'hybrid', name: 'Web app', redirectUris: ['https://app.example.com/cb'] });
   t.equal(hybrid.status, 201, 'that token creates a hybrid client through the admin API');
-  t.same(Object.keys(hybrid.body.client), ['id', 'type', 'name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'allowRefreshToken', 'accessTokenLifetime', 'secrets', 'createdAt', 'updatedAt']);
+  t.same(Object.keys(hybrid.body.client), ['id', 'type', 'name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'allowRefreshToken', 'accessTokenLifetime', 'secrets', 'createdAt', 'updatedAt', 'version']);
 
   const listed = await cli(db.url, ['clients', 'list', '--json']);
   t.equal(listed.code, 0);
@@ -140,7 +140,7 @@ t.test('users create prints what POST /api/v1/users answers', async (t) => {
   const made = await cli(db.url, ['users', 'create', '--username', 'alice', '--email', 'alice@example.com', '--name', 'Alice', '--admin', '--password-stdin', '--json'], `${password}\n`);
   t.equal(made.code, 0, made.stderr);
   const user = JSON.parse(made.stdout);
-  t.same(Object.keys(user), ['id', 'username', 'email', 'name', 'roles', 'disabled', 'lockedUntil', 'createdAt']);
+  t.same(Object.keys(user), ['id', 'username', 'email', 'name', 'roles', 'disabled', 'lockedUntil', 'createdAt', 'version']);
   t.match(user, { username: 'alice', email: 'alice@example.com', name: 'Alice', roles: ['admin'], disabled: false });
   t.notMatch(made.stdout + made.stderr, password);
   const taken = await cli(db.url, ['users', 'create', '--username', 'ALICE']);

@@ -22,7 +22,7 @@ t.test('a hybrid client: create, read, list, update, delete', async (t) => {
   const { client, secret } = created.body;
   t.equal(created.headers.get('location'), `/api/v1/clients/${client.id}`);
   t.match(client.id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'the id is a UUID');
-  t.same(Object.keys(client), ['id', 'type', 'name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'allowRefreshToken', 'accessTokenLifetime', 'secrets', 'createdAt', 'updatedAt'], 'exactly the fields of a hybrid client');
+  t.same(Object.keys(client), ['id', 'type', 'name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'allowRefreshToken', 'accessTokenLifetime', 'secrets', 'createdAt', 'updatedAt', 'version'], 'exactly the fields of a hybrid client');
   t.match(client, { type: 'hybrid', name: 'Example app', enabled: true, postLogoutRedirectUris: [], allowRefreshToken: false, accessTokenLifetime: 3600 }, 'defaults');
   t.equal(client.secrets.length, 1, 'a first secret');
   t.same(Object.keys(secret).sort(), ['createdAt', 'description', 'expiresAt', 'id', 'lastUsedAt', 'value']);
@@ -82,7 +82,7 @@ t.test('each type shows only its own fields', async (t) => {
 
   const machine = await api('POST', '/clients', { type: 'client-credentials', name: 'Worker', roles: ['admin'], accessTokenLifetime: 120, secret: { description: 'ci', neverExpires: true } });
   t.equal(machine.status, 201);
-  t.same(Object.keys(machine.body.client), ['id', 'type', 'name', 'enabled', 'accessTokenLifetime', 'roles', 'secrets', 'createdAt', 'updatedAt']);
+  t.same(Object.keys(machine.body.client), ['id', 'type', 'name', 'enabled', 'accessTokenLifetime', 'roles', 'secrets', 'createdAt', 'updatedAt', 'version']);
   t.match(machine.body.secret, { description: 'ci', expiresAt: null });
   const token = await clientCredentials(kh, machine.body.client.id, machine.body.secret.value);
   t.equal(token.status, 200, 'the first secret gets a token');
@@ -96,7 +96,7 @@ t.test('each type shows only its own fields', async (t) => {
   });
   t.equal(spa.status, 201);
   t.same(Object.keys(spa.body), ['client'], 'an authorization-code client gets no secret');
-  t.same(Object.keys(spa.body.client), ['id', 'type', 'name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'accessTokenLifetime', 'allowedCorsOrigins', 'createdAt', 'updatedAt']);
+  t.same(Object.keys(spa.body.client), ['id', 'type', 'name', 'enabled', 'redirectUris', 'postLogoutRedirectUris', 'accessTokenLifetime', 'allowedCorsOrigins', 'createdAt', 'updatedAt', 'version']);
   t.equal((await api('POST', `/clients/${spa.body.client.id}/secrets`, {})).status, 409, 'nor can it have one');
 
   const secretWithExpiry = new Date(Date.now() + 7 * 24 * 3600_000).toISOString();

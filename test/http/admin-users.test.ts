@@ -14,7 +14,7 @@ t.test('users: create, list, read, update, delete', async (t) => {
   t.equal(created.status, 201);
   const alice = created.body;
   t.equal(created.headers.get('location'), `/api/v1/users/${alice.id}`);
-  t.same(Object.keys(alice), ['id', 'username', 'email', 'name', 'roles', 'disabled', 'lockedUntil', 'createdAt']);
+  t.same(Object.keys(alice), ['id', 'username', 'email', 'name', 'roles', 'disabled', 'lockedUntil', 'createdAt', 'version']);
   t.match(alice, { username: 'Alice', email: 'alice@example.com', name: 'Alice Example', roles: [], disabled: false });
   t.notMatch(created.text, password, 'the password is never shown');
   const { rows } = await kh.db.pool.query('SELECT password_hash FROM users WHERE id = $1', [alice.id]);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AUDIT_EVENT_TYPES } from '../../audit.ts';
+import { FIELD_PROBLEM_CODES } from '../../errors.ts';
 import { CLIENT_TYPES, MAX_SECRETS_PER_CLIENT, type ClientType } from '../../repos/clients.ts';
 import { querySchema as auditQuerySchema } from '../../services/audit-events.ts';
 import { CLIENT_ROLES, USER_ROLES } from '../../roles.ts';
@@ -34,6 +35,8 @@ const NewSecretView = z
   .strictObject({ ...SecretView.shape, value: z.string().meta({ description: 'The secret itself: shown this once, never stored.' }) })
   .meta({ id: 'NewSecretView', description: 'A secret just created, with its value.' });
 
+const version = z.int().meta({ description: 'bumped by every change (for a client, to its secrets too); the ETag, and what If-Match names' });
+
 /** What each client field looks like in an answer (its rules apply to requests). */
 const VIEW_FIELDS: Record<string, z.ZodType> = {
   name: z.string(),
@@ -57,6 +60,7 @@ function clientViewOf(type: ClientType) {
   if (TYPES_WITH_SECRETS.includes(type)) shape.secrets = z.array(SecretView);
   shape.createdAt = dateTime;
   shape.updatedAt = dateTime;
+  shape.version = version;
   return z.strictObject(shape);
 }
 
@@ -78,6 +82,7 @@ const UserView = z
     disabled: z.boolean(),
     lockedUntil: dateTime.nullable().meta({ description: 'while a sign-in lockout is in force, when it ends; else null' }),
     createdAt: dateTime,
+    version,
   })
   .meta({ id: 'UserView', description: 'A user; the password never leaves the server.' });
 
@@ -109,16 +114,26 @@ const pageOf = (id: string, item: z.ZodType, what: string) =>
     .meta({ id, description: `One page of ${what}.` });
 
 const FieldProblem = z
-  .strictObject({ path: z.string().meta({ description: 'a JSON path such as `redirectUris.0`; empty for the body as a whole' }), message: z.string() })
+  .strictObject({
+    path: z.string().meta({ description: 'a JSON path such as `redirectUris.0`; empty for the body as a whole' }),
+    code: z.enum(FIELD_PROBLEM_CODES).meta({ description: 'the rule broken, stable (docs/admin-api.md lists them)' }),
+    message: z.string().meta({ description: 'for people; may change' }),
+    limit: z.int().optional().meta({ description: 'with too-long, too-short, too-many, too-few: the limit the rule names' }),
+    minimum: z.int().optional().meta({ description: 'with out-of-range: the least value accepted' }),
+    maximum: z.int().optional().meta({ description: 'with out-of-range: the greatest value accepted' }),
+    allowed: z.array(z.string()).optional().meta({ description: 'with invalid-value: the values accepted' }),
+    canonical: z.string().optional().meta({ description: 'with not-canonical: the value written canonically' }),
+  })
   .meta({ id: 'FieldProblem' });
 
 const Problem = z
   .strictObject({
-    type: z.string().meta({ description: 'https://keyhold.dev/problems/<code>, where code is stable (validation-failed, malformed-json, unauthorized, forbidden, not-found, conflict, unsupported-media-type, payload-too-large, database-unavailable), or about:blank' }),
+    type: z.string().meta({ description: 'https://keyhold.dev/problems/<code>, where code is stable (validation-failed, malformed-json, unauthorized, forbidden, not-found, conflict, precondition-failed, unsupported-media-type, payload-too-large, database-unavailable), or about:blank' }),
     title: z.string(),
     status: z.int(),
     detail: z.string(),
     errors: z.array(FieldProblem).optional().meta({ description: 'with validation-failed: every field and the rule it breaks' }),
+    current: z.union([ClientView, UserView]).optional().meta({ description: 'with precondition-failed: the resource as it is now, as GET answers it' }),
   })
   .meta({ id: 'Problem', description: 'An RFC 9457 problem.' });
 
@@ -175,6 +190,7 @@ const PARAMETER_DOCS: Record<string, string> = {
   userId: 'only events about this user',
   since: 'only events at or after this ISO-8601 date and time (with its offset)',
   until: 'only events before this ISO-8601 date and time (with its offset)',
+  q: 'search, 1 to 100 characters, matched literally: clients whose name holds it (whatever its case) or whose id starts with it; users whose username, email or name holds it (whatever its case)',
 };
 
 /** The query parameters of a list, from the zod schema its service parses the query string with. */
@@ -226,6 +242,14 @@ function operation(
 }
 
 const location = { Location: { description: 'the new resource', schema: { type: 'string' } } };
+const etag = { ETag: { description: 'the resource\'s version as a strong entity tag, e.g. "3": send it back as If-Match', schema: { type: 'string' } } };
+const ifMatch = {
+  name: 'If-Match',
+  in: 'header',
+  required: false,
+  description: 'change only the version named: `*`, or entity tags such as "3" (strong comparison: W/ tags never match); else 412 with the resource as it is now',
+  schema: { type: 'string' },
+};
 
 function paths(): Json {
   return {
@@ -237,20 +261,22 @@ function paths(): Json {
       }),
       post: operation('createClient', 'Create a client', {
         body: 'ClientCreate',
-        ok: { '201': answer('The client, and its first secret\'s value when its type holds secrets', 'ClientCreated', location) },
+        ok: { '201': answer('The client, and its first secret\'s value when its type holds secrets', 'ClientCreated', { ...location, ...etag }) },
       }),
     },
     '/clients/{id}': {
       parameters: [clientId],
-      get: operation('getClient', 'Read a client', { ok: { '200': answer('The client', 'ClientView') }, errors: ['404'] }),
-      patch: operation('updateClient', 'Change a client', {
+      get: operation('getClient', 'Read a client', { ok: { '200': answer('The client', 'ClientView', etag) }, errors: ['404'] }),
+      patch: operation('updateClient', 'Change a client; with If-Match, only at the version named', {
+        parameters: [ifMatch],
         body: 'ClientUpdate',
-        ok: { '200': answer('The client as changed', 'ClientView') },
-        errors: ['404'],
+        ok: { '200': answer('The client as changed', 'ClientView', etag) },
+        errors: ['404', '412'],
       }),
-      delete: operation('deleteClient', 'Delete a client, with every token, code and grant issued to it', {
+      delete: operation('deleteClient', 'Delete a client, with every token, code and grant issued to it; with If-Match, only at the version named', {
+        parameters: [ifMatch],
         ok: { '204': answer('Deleted') },
-        errors: ['404'],
+        errors: ['404', '412'],
       }),
     },
     '/clients/{id}/secrets': {
@@ -262,7 +288,7 @@ function paths(): Json {
       post: operation('createClientSecret', `Add a secret to a client (at most ${MAX_SECRETS_PER_CLIENT}); 409 for a client type that holds none`, {
         body: 'SecretInput',
         bodyRequired: false,
-        ok: { '201': answer('The secret, with its value: shown this once', 'NewSecretView') },
+        ok: { '201': answer('The secret, with its value: shown this once', 'NewSecretView', { ETag: { description: 'the client\'s new version (adding a secret changes it)', schema: { type: 'string' } } }) },
         errors: ['404', '409'],
       }),
     },
@@ -281,21 +307,23 @@ function paths(): Json {
       }),
       post: operation('createUser', 'Create a user; 409 when the username is taken (whatever its case)', {
         body: 'UserCreate',
-        ok: { '201': answer('The user', 'UserView', location) },
+        ok: { '201': answer('The user', 'UserView', { ...location, ...etag }) },
         errors: ['409'],
       }),
     },
     '/users/{id}': {
       parameters: [userId],
-      get: operation('getUser', 'Read a user', { ok: { '200': answer('The user', 'UserView') }, errors: ['404'] }),
-      patch: operation('updateUser', 'Change a user; 409 when it would leave no enabled administrator', {
+      get: operation('getUser', 'Read a user', { ok: { '200': answer('The user', 'UserView', etag) }, errors: ['404'] }),
+      patch: operation('updateUser', 'Change a user; 409 when it would leave no enabled administrator; with If-Match, only at the version named', {
+        parameters: [ifMatch],
         body: 'UserUpdate',
-        ok: { '200': answer('The user as changed', 'UserView') },
-        errors: ['404', '409'],
+        ok: { '200': answer('The user as changed', 'UserView', etag) },
+        errors: ['404', '409', '412'],
       }),
-      delete: operation('deleteUser', 'Delete a user, with their sessions, grants and tokens; 409 for the last enabled administrator', {
+      delete: operation('deleteUser', 'Delete a user, with their sessions, grants and tokens; 409 for the last enabled administrator; with If-Match, only at the version named', {
+        parameters: [ifMatch],
         ok: { '204': answer('Deleted') },
-        errors: ['404', '409'],
+        errors: ['404', '409', '412'],
       }),
     },
     '/users/{id}/unlock': {
@@ -331,6 +359,9 @@ const RESPONSES: Record<string, Json> = {
   }),
   '404': problem('No such resource'),
   '409': problem('The change conflicts with the current state'),
+  '412': problem('If-Match names no version the resource is at: precondition-failed, with `current`, the resource as it is now; nothing changed', {
+    ETag: { description: 'the resource\'s current version', schema: { type: 'string' } },
+  }),
   '413': problem('The body is larger than 1 MiB'),
   '415': problem('The body is not sent as application/json'),
   '503': problem('The database cannot be reached right now', {
