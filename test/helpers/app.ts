@@ -51,7 +51,7 @@ export interface TestApp extends Keyhold {
  * below a path; `db` shares a database with another instance; `issuer` is the public URL when that is
  * not the instance's own (a proxy in front, which every instance behind it names as ISSUER);
  * `keyCheckIntervalMs` how often it reads the signing keys again unprompted; `sweepIntervalMs` runs the
- * background sweep that often.
+ * background sweep that often; `port` listens there (another instance's, once it stopped).
  */
 export async function startTestApp(
   t: Test,
@@ -62,6 +62,7 @@ export async function startTestApp(
     db,
     keyCheckIntervalMs,
     sweepIntervalMs,
+    port: givenPort,
   }: {
     issuerPath?: string;
     issuer?: string;
@@ -69,10 +70,11 @@ export async function startTestApp(
     db?: TestDatabase;
     keyCheckIntervalMs?: number;
     sweepIntervalMs?: number;
+    port?: number;
   } = {},
 ): Promise<TestApp> {
   const database = db ?? (await createTestDatabase(t));
-  const port = await freePort();
+  const port = givenPort ?? (await freePort());
   const origin = `http://127.0.0.1:${port}`;
   const config = loadConfig({
     PORT: String(port),
