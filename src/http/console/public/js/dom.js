@@ -19,6 +19,12 @@ export function h(tag, attrs, ...children) {
   return append(el, children);
 }
 
+/** Replaces `el`'s children; false, null and undefined are left out (replaceChildren would show them as text). */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
 export function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;

@@ -1,0 +1,242 @@
+import t from 'tap';
+import type { Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
+import { startTestApp } from '../helpers/app.ts';
+import { adminToken } from '../helpers/admin.ts';
+import { openPage, signIn } from '../helpers/console.ts';
+import { createClient, createUser } from '../helpers/fixtures.ts';
+import { post } from '../helpers/flow.ts';
+
+/**
+ * The console never loses an edit: selecting always routes, a change made elsewhere meanwhile is shown
+ * (412) instead of undone, an ended session resumes the save, a stopped Keyhold keeps every input, and
+ * URL lists apply the API's rules as items are added.
+ */
+
+const pane = (page: Page) => page.locator('#client-pane');
+const clientLink = (page: Page, id: string) => page.locator(`#clients-table a[data-client-id="${id}"]`);
+
+t.test('selecting a client always shows it: after Add then Cancel, after Add then its name, with Back and Forward', async (t) => {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const { client } = await createClient(kh.clients, { name: 'Payroll' });
+  const browser = await launchChromium(t);
+  const { page, problems } = await openPage(t, browser, kh, 'selection');
+  await signIn(page, kh, admin.username, admin.password);
+  const title = pane(page).getByRole('heading', { level: 2 });
+
+  await clientLink(page, client.id).click();
+  await title.filter({ hasText: 'Payroll' }).waitFor();
+  await page.getByRole('button', { name: 'Add Client' }).click();
+  await title.filter({ hasText: 'Add Hybrid Client' }).waitFor();
+  await pane(page).getByRole('button', { name: 'Cancel' }).click();
+  await pane(page).waitFor({ state: 'hidden' });
+  await clientLink(page, client.id).click();
+  await title.filter({ hasText: 'Payroll' }).waitFor();
+  t.pass('Add, Cancel, then the client: its Details pane opens');
+
+  await page.getByRole('button', { name: 'Add Client' }).click();
+  await title.filter({ hasText: 'Add Hybrid Client' }).waitFor();
+  await clientLink(page, client.id).click();
+  await title.filter({ hasText: 'Payroll' }).waitFor();
+  t.pass('Add, then the client: its Details pane opens');
+  t.equal(await clientLink(page, client.id).getAttribute('aria-current'), 'true', 'and the list marks it');
+
+  await page.goBack();
+  await title.filter({ hasText: 'Add Hybrid Client' }).waitFor();
+  await page.goForward();
+  await title.filter({ hasText: 'Payroll' }).waitFor();
+  t.pass('Back and Forward move between the views');
+  t.same(problems, []);
+});
+
+t.test('two tabs edit one client: the later save shows what changed meanwhile, and reapplying keeps both', async (t) => {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const { client } = await createClient(kh.clients, { name: 'Payroll', accessTokenLifetime: 3600 });
+  const { api } = await adminToken(kh);
+  const browser = await launchChromium(t);
+  const { page: one, problems, shot } = await openPage(t, browser, kh, 'two-tabs');
+  await signIn(one, kh, admin.username, admin.password);
+  // A second tab of the same browser: signed in already (the provider's session), its own sessionStorage.
+  const { page: two } = await openPage(t, browser, kh, 'two-tabs-second', { context: one.context() });
+  const edit = `${kh.origin}/admin/#/clients/${client.id}/edit`;
+  await one.goto(edit);
+  await two.goto(edit);
+  await pane(one).getByRole('heading', { name: 'Edit Payroll' }).waitFor();
+  await pane(two).getByRole('heading', { name: 'Edit Payroll' }).waitFor();
+
+  await pane(one).getByLabel('Name', { exact: true }).fill('Payroll (renamed)');
+  await pane(one).getByRole('button', { name: 'Save' }).click();
+  await pane(one).getByRole('heading', { name: 'Payroll (renamed)' }).waitFor();
+
+  await pane(two).getByLabel('Token Lifetime (seconds)').fill('600');
+  await pane(two).getByRole('button', { name: 'Save' }).click();
+  const conflict = pane(two).locator('.conflict');
+  await conflict.waitFor();
+  await shot('conflict');
+  t.match(await conflict.textContent(), /Someone else changed this client/);
+  t.match(await conflict.textContent(), /Name: Payroll → Payroll \(renamed\)/, 'their change is shown');
+  t.match(await conflict.textContent(), /Token Lifetime: 3600 → 600/, 'and this tab’s');
+  let stored = await api('GET', `/clients/${client.id}`);
+  t.same([stored.body.name, stored.body.accessTokenLifetime], ['Payroll (renamed)', 3600], 'nothing was overwritten');
+
+  await conflict.getByRole('button', { name: 'Save my changes again' }).click();
+  await pane(two).getByRole('heading', { name: 'Payroll (renamed)' }).waitFor();
+  t.match(await pane(two).textContent(), /600 seconds/);
+  stored = await api('GET', `/clients/${client.id}`);
+  t.same([stored.body.name, stored.body.accessTokenLifetime], ['Payroll (renamed)', 600], 'both changes are kept');
+
+  // Both tabs change the same field: the clash is named, and discarding keeps theirs.
+  await one.goto(edit);
+  await two.goto(edit);
+  await pane(one).getByLabel('Name', { exact: true }).fill('Payroll one');
+  await pane(two).getByLabel('Name', { exact: true }).fill('Payroll two');
+  await pane(one).getByRole('button', { name: 'Save' }).click();
+  await pane(one).getByRole('heading', { name: 'Payroll one' }).waitFor();
+  await pane(two).getByRole('button', { name: 'Save' }).click();
+  await conflict.waitFor();
+  t.match(await conflict.textContent(), /Name: Payroll \(renamed\) → Payroll one \(you changed it too\)/);
+  await conflict.getByRole('button', { name: 'Discard my changes' }).click();
+  await pane(two).getByRole('heading', { name: 'Payroll one' }).waitFor();
+  t.equal((await api('GET', `/clients/${client.id}`)).body.name, 'Payroll one');
+  t.same(problems, []);
+});
+
+t.test('the session ends while an edit is open: the form stays, and the save goes through after signing in again', async (t) => {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const { client } = await createClient(kh.clients, { name: 'Payroll' });
+  const { api } = await adminToken(kh);
+  const browser = await launchChromium(t);
+  const { page, problems, shot } = await openPage(t, browser, kh, 'session-ends');
+  await signIn(page, kh, admin.username, admin.password);
+  await page.goto(`${kh.origin}/admin/#/clients/${client.id}/edit`);
+  await pane(page).getByLabel('Name', { exact: true }).fill('Payroll (after sign-in)');
+  await pane(page).getByLabel('Allowed Logout Redirect URL(s)', { exact: true }).fill('https://app.example.com/bye');
+
+  // The access token is revoked and the sign-in session forgotten: the admin must type the password again.
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('keyhold.console.session') ?? '{}').accessToken as string);
+  t.equal((await post(`${kh.issuer}/token/revocation`, { token, client_id: 'keyhold-admin-console' })).status, 200, 'the token is revoked');
+  await page.context().clearCookies();
+
+  await pane(page).getByRole('button', { name: 'Save' }).click();
+  const message = pane(page).locator('.form-message');
+  await message.getByText('Your session has ended').waitFor();
+  await shot('session-ended');
+  t.equal(await pane(page).getByLabel('Name', { exact: true }).inputValue(), 'Payroll (after sign-in)', 'the form keeps the edit');
+  t.equal((await api('GET', `/clients/${client.id}`)).body.name, 'Payroll', 'nothing was saved yet');
+
+  await message.getByRole('button', { name: 'Sign in again' }).click();
+  await page.waitForURL(/\/interaction\//);
+  await page.getByLabel('Username').fill(admin.username);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await pane(page).getByRole('heading', { name: 'Payroll (after sign-in)' }).waitFor();
+  const stored = (await api('GET', `/clients/${client.id}`)).body;
+  t.equal(stored.name, 'Payroll (after sign-in)', 'the save resumed after signing in');
+  t.same(stored.postLogoutRedirectUris, ['https://app.example.com/signed-out', 'https://app.example.com/bye'], 'with the URL typed but not yet added');
+  t.same(problems, []);
+});
+
+t.test('Keyhold stops mid-form: every input stays, it says so plainly, and Add works once Keyhold is back', async (t) => {
+  const first = await startTestApp(t);
+  const admin = await createUser(first.users, { roles: ['admin'] });
+  const browser = await launchChromium(t);
+  const { page, problems, shot } = await openPage(t, browser, first, 'keyhold-stopped');
+  await signIn(page, first, admin.username, admin.password);
+  await page.getByRole('button', { name: 'Add Client' }).click();
+  const form = pane(page);
+  await form.getByLabel('Name', { exact: true }).fill('Offline app');
+  await form.getByLabel('Allowed Redirect URL(s)', { exact: true }).fill('https://app.example.com/callback');
+  await form.getByLabel('Allowed Redirect URL(s)', { exact: true }).press('Enter');
+  await form.getByLabel('Token Lifetime (seconds)').fill('900');
+  await form.getByRole('button', { name: 'Add', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Add Secret' });
+  await dialog.getByLabel('Description').fill('Kept through the outage');
+  await dialog.getByLabel('Never Expires').check();
+
+  await first.app.close();
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await dialog.getByText('Keyhold cannot be reached').waitFor();
+  await shot('unreachable');
+  t.equal(await dialog.getByLabel('Description').inputValue(), 'Kept through the outage', 'the window keeps its input');
+  t.ok(await dialog.getByLabel('Never Expires').isChecked());
+  t.notMatch(await page.locator('body').textContent(), /Failed to fetch/, 'no browser jargon');
+
+  // Keyhold comes back (same address, same database): the same click now creates the client, once.
+  const second = await startTestApp(t, { db: first.db, port: Number(new URL(first.origin).port) });
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  const created = page.getByRole('dialog', { name: 'Client Successfully Created' });
+  await created.waitFor();
+  t.match(await created.textContent(), /never expires/);
+  await created.getByRole('button', { name: 'Close' }).click();
+  await form.getByRole('heading', { name: 'Offline app' }).waitFor();
+  t.match(await form.textContent(), /900 seconds/, 'with every field typed before the outage');
+  const { api } = await adminToken(second);
+  const listed = (await api('GET', '/clients?type=hybrid')).body.items;
+  t.same(listed.map((c: { name: string }) => c.name), ['Offline app'], 'one client');
+  t.same(problems, []);
+});
+
+t.test('URL lists apply the API’s rules as items are added; the Add Secret window keeps its input when the client is refused', async (t) => {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const browser = await launchChromium(t);
+  const { page, problems, shot } = await openPage(t, browser, kh, 'url-lists');
+  await signIn(page, kh, admin.username, admin.password);
+  await page.getByRole('button', { name: 'Add Client' }).click();
+  const form = pane(page);
+  const box = form.getByLabel('Allowed Redirect URL(s)', { exact: true });
+  const plus = form.getByRole('button', { name: 'Add to Allowed Redirect URL(s)' });
+  const items = form.getByRole('list', { name: 'Allowed Redirect URL(s) list' }).getByRole('listitem');
+  const error = form.locator('[data-path="redirectUris"] .error');
+
+  await box.fill('https://app.example.com');
+  await plus.click();
+  t.match(await error.textContent(), /Write it as https:\/\/app\.example\.com\//, 'a URL not in canonical form is refused with its canonical form');
+  await box.fill('https://app.example.com/');
+  await plus.click();
+  t.equal(await error.isVisible(), false);
+  await box.fill('https://app.example.com/');
+  await plus.click();
+  t.match(await error.textContent(), /already in the list/, 'a duplicate is refused visibly');
+  t.equal(await items.count(), 1, 'and not added');
+  t.match(await items.first().getAttribute('class'), /invalid/, 'the item it repeats is marked');
+  for (let i = 2; i <= 10; i++) {
+    await box.fill(`https://app.example.com/${i}`);
+    await box.press('Enter');
+  }
+  t.equal(await items.count(), 10);
+  await box.fill('https://app.example.com/11');
+  await plus.click();
+  t.match(await error.textContent(), /At most 10/, 'the 11th is refused');
+  t.equal(await items.count(), 10);
+  t.match(await form.textContent(), /10 of 10/);
+  await shot('list-full');
+
+  // A rule only the whole client can break (https on loopback beside a native app's URL) is the server's.
+  for (let i = 10; i >= 2; i--) await form.getByRole('button', { name: `Remove https://app.example.com/${i}`, exact: true }).click();
+  await box.fill('https://localhost/callback');
+  await box.press('Enter');
+  await box.fill('com.example.app:/callback');
+  await box.press('Enter');
+  await form.getByLabel('Name', { exact: true }).fill('Mixed app');
+  await form.getByRole('button', { name: 'Add', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Add Secret' });
+  await dialog.getByLabel('Description').fill('Typed once');
+  await dialog.getByLabel('Never Expires').check();
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await error.waitFor();
+  t.match(await error.textContent(), /https:\/\/localhost\/callback.*cannot be combined/, 'the refusal shows beside the field, on its item');
+  await shot('refused-by-server');
+  await form.getByRole('button', { name: 'Remove https://localhost/callback', exact: true }).click();
+  await form.getByRole('button', { name: 'Add', exact: true }).click();
+  await dialog.waitFor();
+  t.equal(await dialog.getByLabel('Description').inputValue(), 'Typed once', 'the window opens again with what was typed');
+  t.ok(await dialog.getByLabel('Never Expires').isChecked());
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByRole('dialog', { name: 'Client Successfully Created' }).waitFor();
+  t.same(problems, []);
+});
