@@ -217,7 +217,7 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
     return serializeClient(client, hasSecrets(client.type) ? await clients.listSecrets(id) : []);
   }
 
-  /** The 412 for a change whose If-Match the client no longer meets, with the client as it is now (read after the refused change rolled back). */
+  /** The 412 for a change whose If-Match the client no longer meets, with the client as it is now (read once the refused change's transaction ended). */
   async function stale(id: string, { ifMatch }: Precondition) {
     return preconditionFailed(`client ${id}`, describeIfMatch(ifMatch ?? ''), await view(id));
   }

@@ -119,7 +119,7 @@ export function createUsersService({ users, models, lockouts, audit }: UsersServ
   }
   const view = async (user: User) => (await views([user]))[0]!;
 
-  /** The 412 for a change whose If-Match the user no longer meets, with the user as it is now (read after the refused change rolled back). */
+  /** The 412 for a change whose If-Match the user no longer meets, with the user as it is now (read once the refused change's transaction ended). */
   async function stale(id: string, { ifMatch }: Precondition) {
     const user = await users.findById(id);
     if (!user) throw notFoundUser(id);

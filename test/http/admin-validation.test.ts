@@ -1,4 +1,5 @@
 import t from 'tap';
+import { FIELD_PROBLEM_CODES } from '../../src/errors.ts';
 import { adminToken } from '../helpers/admin.ts';
 import { startTestApp } from '../helpers/app.ts';
 
@@ -102,10 +103,72 @@ t.test('bad client bodies: 400 naming the field and the rule, and nothing change
     const error = answer.body?.errors?.find((e: { path: string }) => e.path === path);
     t.ok(error, `${what}: names ${path || 'the body'} (got ${JSON.stringify(answer.body?.errors)})`);
     t.match(error?.message, message, `${what}: says which rule`);
+    t.ok(FIELD_PROBLEM_CODES.includes(error?.code), `${what}: a code of the list (${error?.code})`);
     t.match(answer.body, { type: 'https://keyhold.dev/problems/validation-failed', status: 400, title: String });
     t.match(answer.body.detail, path ? `${path}:` : /./, `${what}: the detail names the field`);
   }
   t.same((await api('GET', '/clients')).body, before, 'no rejected request created anything');
+});
+
+/** [what, method and path, body, the error path, the problem (its code, and parameters)] */
+const CODED: Array<[string, string, unknown, string, Record<string, unknown>]> = [
+  ['not absolute', 'POST /clients', hybrid({ redirectUris: ['/cb'] }), 'redirectUris.0', { code: 'not-absolute-url' }],
+  ['wildcard', 'POST /clients', hybrid({ redirectUris: ['https://*.example.com/cb'] }), 'redirectUris.0', { code: 'wildcard' }],
+  ['user info', 'POST /clients', hybrid({ redirectUris: ['https://u@app.example.com/cb'] }), 'redirectUris.0', { code: 'userinfo' }],
+  ['fragment', 'POST /clients', hybrid({ redirectUris: ['https://app.example.com/cb#x'] }), 'redirectUris.0', { code: 'fragment' }],
+  ['not canonical', 'POST /clients', hybrid({ redirectUris: ['https://App.example.com/cb'] }), 'redirectUris.0', { code: 'not-canonical', canonical: 'https://app.example.com/cb' }],
+  ['plain http', 'POST /clients', hybrid({ redirectUris: ['http://app.example.com/cb'] }), 'redirectUris.0', { code: 'insecure-http' }],
+  ['scheme', 'POST /clients', hybrid({ redirectUris: ['myapp:/cb'] }), 'redirectUris.0', { code: 'scheme-not-allowed' }],
+  ['no path', 'POST /clients', hybrid({ redirectUris: ['com.example.app:cb'] }), 'redirectUris.0', { code: 'path-required' }],
+  ['URL too long', 'POST /clients', hybrid({ redirectUris: [long] }), 'redirectUris.0', { code: 'too-long', limit: 2000 }],
+  ['loopback mix', 'POST /clients', hybrid({ redirectUris: ['https://localhost/cb', 'http://127.0.0.1/cb'] }), 'redirectUris.0', { code: 'loopback-mix' }],
+  ['not an origin', 'POST /clients', { type: 'authorization-code', name: 'SPA', redirectUris: ['https://spa.example.com/cb'], allowedCorsOrigins: ['spa'] }, 'allowedCorsOrigins.0', { code: 'not-an-origin' }],
+  ['11 URLs', 'POST /clients', hybrid({ redirectUris: Array.from({ length: 11 }, (_, i) => `https://app.example.com/cb${i}`) }), 'redirectUris', { code: 'too-many', limit: 10 }],
+  ['no URL', 'POST /clients', hybrid({ redirectUris: [] }), 'redirectUris', { code: 'too-few', limit: 1 }],
+  ['duplicate', 'POST /clients', hybrid({ redirectUris: ['https://app.example.com/cb', 'https://app.example.com/cb'] }), 'redirectUris.1', { code: 'duplicate' }],
+  ['lifetime', 'POST /clients', hybrid({ accessTokenLifetime: 59 }), 'accessTokenLifetime', { code: 'out-of-range', minimum: 60, maximum: 3600 }],
+  ['lifetime "60"', 'POST /clients', hybrid({ accessTokenLifetime: '60' }), 'accessTokenLifetime', { code: 'invalid-type' }],
+  ['unknown field', 'POST /clients', hybrid({ colour: 'blue' }), 'colour', { code: 'unknown-field' }],
+  ['id', 'POST /clients', hybrid({ id: 'x' }), 'id', { code: 'read-only' }],
+  ['version', 'POST /clients', hybrid({ version: 1 }), 'version', { code: 'read-only' }],
+  ['roles on hybrid', 'POST /clients', hybrid({ roles: ['admin'] }), 'roles', { code: 'not-applicable' }],
+  ['secret on a public client', 'POST /clients', { type: 'authorization-code', name: 'SPA', redirectUris: ['https://spa.example.com/cb'], secret: {} }, 'secret', { code: 'not-applicable' }],
+  ['name missing', 'POST /clients', { type: 'hybrid', redirectUris: ['https://app.example.com/cb'] }, 'name', { code: 'required' }],
+  ['type missing', 'POST /clients', { name: 'x' }, 'type', { code: 'required' }],
+  ['unknown type', 'POST /clients', { type: 'implicit', name: 'x' }, 'type', { code: 'invalid-value', allowed: ['hybrid', 'authorization-code', 'client-credentials'] }],
+  ['unknown role', 'POST /clients', { type: 'client-credentials', name: 'M', roles: ['root'] }, 'roles.0', { code: 'invalid-value', allowed: ['admin', 'resource-server'] }],
+  ['empty name', 'POST /clients', hybrid({ name: '' }), 'name', { code: 'empty' }],
+  ['blank name', 'POST /clients', hybrid({ name: '  ' }), 'name', { code: 'blank' }],
+  ['long name', 'POST /clients', hybrid({ name: 'n'.repeat(101) }), 'name', { code: 'too-long', limit: 100 }],
+  ['control character', 'POST /clients', hybrid({ name: 'a\u0007' }), 'name', { code: 'control-characters' }],
+  ['lone surrogate', 'POST /clients', hybrid({ name: 'a\ud800' }), 'name', { code: 'invalid-unicode' }],
+  ['past expiry', 'POST /clients', hybrid({ secret: { expiresAt: past } }), 'secret.expiresAt', { code: 'past-date' }],
+  ['expiry format', 'POST /clients', hybrid({ secret: { expiresAt: 'soon' } }), 'secret.expiresAt', { code: 'invalid-format' }],
+  ['expiry and never', 'POST /clients', hybrid({ secret: { expiresAt: future, neverExpires: true } }), 'secret.neverExpires', { code: 'conflicting-fields' }],
+  ['body an array', 'POST /clients', [], '', { code: 'not-an-object' }],
+  ['short password', 'POST /users', { username: 'dan', password: 'short' }, 'password', { code: 'too-short', limit: 8 }],
+  ['bad username', 'POST /users', { username: 'a b' }, 'username', { code: 'invalid-format' }],
+  ['bad email', 'POST /users', { username: 'dan', email: 'not-an-email' }, 'email', { code: 'invalid-format' }],
+  ['secret description', 'POST /clients', hybrid({ secret: { description: 'd'.repeat(101) } }), 'secret.description', { code: 'too-long', limit: 100 }],
+];
+
+t.test('every field problem carries a stable code, and its parameters', async (t) => {
+  const kh = await startTestApp(t);
+  const { api } = await adminToken(kh);
+  for (const [what, route, body, path, problem] of CODED) {
+    const [method, target] = route.split(' ') as [string, string];
+    const answer = await api(method, target, body);
+    t.equal(answer.status, 400, `${what}: 400`);
+    t.match(answer.body.errors, [{ path, ...problem, message: String }], `${what}: ${problem.code} on ${path || 'the body'}`);
+  }
+  const { client } = (await api('POST', '/clients', hybrid({}))).body;
+  t.match((await api('PATCH', `/clients/${client.id}`, { type: 'client-credentials' })).body.errors, [{ path: 'type', code: 'fixed' }]);
+  const user = (await api('POST', '/users', { username: 'erin' })).body;
+  t.match((await api('PATCH', `/users/${user.id}`, { username: 'eve' })).body.errors, [{ path: 'username', code: 'fixed' }]);
+  t.match((await api('PATCH', `/users/${user.id}`, { name: null, roles: ['admin', 'admin'] })).body.errors, [{ path: 'roles.1', code: 'duplicate' }]);
+  t.match((await api('GET', '/clients?limit=101')).body.errors, [{ path: 'limit', code: 'out-of-range', minimum: 1, maximum: 100 }]);
+  t.match((await api('GET', '/users?cursor=nonsense')).body.errors, [{ path: 'cursor', code: 'invalid-format' }]);
+  t.match((await api('GET', '/audit-events?since=yesterday')).body.errors, [{ path: 'since', code: 'invalid-format' }]);
 });
 
 t.test('accepted URL forms', async (t) => {

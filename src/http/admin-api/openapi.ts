@@ -371,7 +371,7 @@ const RESPONSES: Record<string, Json> = {
 
 const DESCRIPTION = `Manage Keyhold's clients, their secrets and users, and read the audit trail.
 
-Authenticate with a bearer access token issued by this Keyhold: a client-credentials client holding the admin role asks the token endpoint for the \`admin\` scope, or an administrator signs in to the admin console. Bodies are JSON only (application/json); every error is RFC 9457 problem+json. Lists are pages: pass \`nextCursor\` as \`cursor\` until it is null. See docs/admin-api.md.`;
+Authenticate with a bearer access token issued by this Keyhold: a client-credentials client holding the admin role asks the token endpoint for the \`admin\` scope, or an administrator signs in to the admin console. Bodies are JSON only (application/json); every error is RFC 9457 problem+json. Lists are pages: pass \`nextCursor\` as \`cursor\` until it is null. Clients and users come with their version as an ETag; send it back as If-Match to change or delete them only if no one else did meanwhile (412 otherwise). See docs/admin-api.md.`;
 
 /** The OpenAPI 3.1 document of the admin API; the same on every instance (no host in it). */
 export function openApiDocument(): Json {
