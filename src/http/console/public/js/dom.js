@@ -19,6 +19,9 @@ export function h(tag, attrs, ...children) {
   return append(el, children);
 }
 
+/** Replaces `el`'s children, leaving out null and false as h() does (replaceChildren would write "null"). */
+export const fill = (el, ...children) => (el.replaceChildren(), append(el, children));
+
 export function append(el, children) {
   for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;

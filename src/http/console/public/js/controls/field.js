@@ -2,7 +2,7 @@
 // fields they name (problem+json `errors[].path`: "name", "redirectUris.0", "secret.expiresAt").
 
 import { ApiError, SessionEnded, Unreachable } from '../api.js';
-import { h, nextId, focus } from '../dom.js';
+import { fill, h, nextId, focus } from '../dom.js';
 import { announce } from '../live.js';
 import { describeProblem, sentence } from '../messages.js';
 
@@ -47,7 +47,7 @@ export function messageSlot() {
     el,
     show(kind, ...content) {
       el.className = `form-message ${kind === 'error' ? 'alert' : 'note'}`;
-      el.replaceChildren(...content.flat());
+      fill(el, content);
       el.hidden = false;
       announce(el.textContent);
     },

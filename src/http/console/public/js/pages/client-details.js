@@ -1,7 +1,7 @@
 // A client's Details pane: its settings, Edit and Delete, and its secrets (add, remove).
 
 import { ApiError, etagOf, SessionEnded } from '../api.js';
-import { code, focus, formatDate, h, userText } from '../dom.js';
+import { code, fill, focus, formatDate, h, userText } from '../dom.js';
 import { announce } from '../live.js';
 import { confirmAction, createdDialog } from '../controls/dialog.js';
 import { messageSlot, summary } from '../controls/field.js';
@@ -58,7 +58,8 @@ export async function showDetails(ctx, pane, id, { focusTitle = true, notice } =
     },
   });
 
-  pane.replaceChildren(
+  fill(
+    pane,
     h('h2', { id: 'pane-title', tabindex: '-1', dir: 'auto' }, client.name),
     slot.el,
     h('h3', {}, 'Settings'),

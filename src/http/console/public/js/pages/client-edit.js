@@ -3,7 +3,7 @@
 // every input; a change made elsewhere meanwhile (412) is shown and can be reapplied.
 
 import { ApiError, etagOf, SessionEnded } from '../api.js';
-import { focus, h, userText } from '../dom.js';
+import { fill, focus, h, userText } from '../dom.js';
 import { announce } from '../live.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { conflictPanel } from '../controls/conflict.js';
@@ -99,7 +99,7 @@ export function showNew(ctx, pane, type) {
       }
     },
   });
-  pane.replaceChildren(h('h2', { id: 'pane-title', tabindex: '-1' }, `Add ${TYPE_LABELS[type]} Client`), draft && !draft.resume ? restoredNote() : null, form.form);
+  fill(pane, h('h2', { id: 'pane-title', tabindex: '-1' }, `Add ${TYPE_LABELS[type]} Client`), draft && !draft.resume ? restoredNote() : null, form.form);
   const resuming = Boolean(draft?.resume);
   if (resuming) {
     keep();
@@ -180,7 +180,7 @@ export async function showEdit(ctx, pane, id) {
     },
     onSubmit: save,
   });
-  pane.replaceChildren(h('h2', { id: 'pane-title', tabindex: '-1' }, 'Edit ', userText(client.name)), fromDraft && !draft.resume ? restoredNote() : null, form.form);
+  fill(pane, h('h2', { id: 'pane-title', tabindex: '-1' }, 'Edit ', userText(client.name)), fromDraft && !draft.resume ? restoredNote() : null, form.form);
   if (fromDraft && draft.resume) {
     saveDraft(route, { base, values });
     form.submit();
