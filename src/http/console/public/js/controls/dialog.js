@@ -33,21 +33,26 @@ export function confirmAction(title, message, action) {
   });
 }
 
-async function copyText(value, input, button) {
+async function copyText(value, input, button, label) {
   try {
     await navigator.clipboard.writeText(value);
   } catch {
     input.select();
     document.execCommand('copy');
   }
-  button.textContent = 'Copied';
+  // The name changes with the visible label, so it always holds the words shown (WCAG 2.5.3).
+  const say = (text) => {
+    button.textContent = text;
+    button.setAttribute('aria-label', `${text} ${label}`);
+  };
+  say('Copied');
   announce('Copied to the clipboard');
-  setTimeout(() => (button.textContent = 'Copy'), 2000);
+  setTimeout(() => say('Copy'), 2000);
 }
 
 function copyField(label, value, id) {
   const input = h('input', { type: 'text', id, readonly: true, value, spellcheck: 'false', dir: 'ltr' });
-  const button = h('button', { type: 'button', class: 'secondary', text: 'Copy', 'aria-label': `Copy ${label}`, onclick: () => copyText(value, input, button) });
+  const button = h('button', { type: 'button', class: 'secondary', text: 'Copy', 'aria-label': `Copy ${label}`, onclick: () => copyText(value, input, button, label) });
   return h('div', { class: 'field' }, h('label', { for: id }, label), h('div', { class: 'copy-row' }, input, button));
 }
 

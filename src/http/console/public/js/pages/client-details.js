@@ -58,7 +58,8 @@ export async function showDetails(ctx, pane, id, { focusTitle = true, notice } =
     },
   });
 
-  fill(pane, 
+  fill(
+    pane,
     h('h2', { id: 'pane-title', tabindex: '-1', dir: 'auto' }, client.name),
     slot.el,
     h('h3', {}, 'Settings'),
