@@ -68,7 +68,7 @@ t.test('two tabs edit one client: the later save shows what changed meanwhile, a
 
   await pane(one).getByLabel('Name', { exact: true }).fill('Payroll (renamed)');
   await pane(one).getByRole('button', { name: 'Save' }).click();
-  await pane(one).getByRole('heading', { name: 'Payroll (renamed)' }).waitFor();
+  await pane(one).getByRole('heading', { name: 'Payroll (renamed)', exact: true }).waitFor();
 
   await pane(two).getByLabel('Token Lifetime (seconds)').fill('600');
   await pane(two).getByRole('button', { name: 'Save' }).click();
@@ -82,8 +82,8 @@ t.test('two tabs edit one client: the later save shows what changed meanwhile, a
   t.same([stored.body.name, stored.body.accessTokenLifetime], ['Payroll (renamed)', 3600], 'nothing was overwritten');
 
   await conflict.getByRole('button', { name: 'Save my changes again' }).click();
-  await pane(two).getByRole('heading', { name: 'Payroll (renamed)' }).waitFor();
-  t.match(await pane(two).textContent(), /600 seconds/);
+  await pane(two).getByRole('heading', { name: 'Payroll (renamed)', exact: true }).waitFor();
+  t.match(await pane(two).locator('dl.settings').textContent(), /Token Lifetime600 seconds/);
   stored = await api('GET', `/clients/${client.id}`);
   t.same([stored.body.name, stored.body.accessTokenLifetime], ['Payroll (renamed)', 600], 'both changes are kept');
 
@@ -93,12 +93,12 @@ t.test('two tabs edit one client: the later save shows what changed meanwhile, a
   await pane(one).getByLabel('Name', { exact: true }).fill('Payroll one');
   await pane(two).getByLabel('Name', { exact: true }).fill('Payroll two');
   await pane(one).getByRole('button', { name: 'Save' }).click();
-  await pane(one).getByRole('heading', { name: 'Payroll one' }).waitFor();
+  await pane(one).getByRole('heading', { name: 'Payroll one', exact: true }).waitFor();
   await pane(two).getByRole('button', { name: 'Save' }).click();
   await conflict.waitFor();
   t.match(await conflict.textContent(), /Name: Payroll \(renamed\) → Payroll one \(you changed it too\)/);
   await conflict.getByRole('button', { name: 'Discard my changes' }).click();
-  await pane(two).getByRole('heading', { name: 'Payroll one' }).waitFor();
+  await pane(two).getByRole('heading', { name: 'Payroll one', exact: true }).waitFor();
   t.equal((await api('GET', `/clients/${client.id}`)).body.name, 'Payroll one');
   t.same(problems, []);
 });
@@ -132,7 +132,7 @@ t.test('the session ends while an edit is open: the form stays, and the save goe
   await page.getByLabel('Username').fill(admin.username);
   await page.getByLabel('Password').fill(admin.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await pane(page).getByRole('heading', { name: 'Payroll (after sign-in)' }).waitFor();
+  await pane(page).getByRole('heading', { name: 'Payroll (after sign-in)', exact: true }).waitFor();
   const stored = (await api('GET', `/clients/${client.id}`)).body;
   t.equal(stored.name, 'Payroll (after sign-in)', 'the save resumed after signing in');
   t.same(stored.postLogoutRedirectUris, ['https://app.example.com/signed-out', 'https://app.example.com/bye'], 'with the URL typed but not yet added');
@@ -171,8 +171,8 @@ t.test('Keyhold stops mid-form: every input stays, it says so plainly, and Add w
   await created.waitFor();
   t.match(await created.textContent(), /never expires/);
   await created.getByRole('button', { name: 'Close' }).click();
-  await form.getByRole('heading', { name: 'Offline app' }).waitFor();
-  t.match(await form.textContent(), /900 seconds/, 'with every field typed before the outage');
+  await form.getByRole('heading', { name: 'Offline app', exact: true }).waitFor();
+  t.match(await form.locator('dl.settings').textContent(), /Token Lifetime900 seconds/, 'with every field typed before the outage');
   const { api } = await adminToken(second);
   const listed = (await api('GET', '/clients?type=hybrid')).body.items;
   t.same(listed.map((c: { name: string }) => c.name), ['Offline app'], 'one client');
