@@ -98,8 +98,11 @@ t.test('client changes made through one instance are in force at another on its 
     await waitFor('the listeners to come back', async () => (await count(a, LISTENING)) === 2);
     await setEnabled(t, true);
     t.equal((await tokenAtB()).status, 200, 'enabled through A after the listeners came back: accepted at B');
-    t.equal((await tokenAtB()).status, 200, 'and again');
-    const steady = await grantQueries();
+    // The change is heard at B whenever its NOTIFY arrives (later, on a loaded machine, than these
+    // requests): B drops its copy then, and the request after reads the client once more. Caching again
+    // means a request soon needs nothing but the INSERT.
+    let steady = await grantQueries();
+    for (let tries = 1; tries < 5 && steady.seen.length !== 1; tries++) steady = await grantQueries();
     t.equal(steady.status, 200);
     onlyTheInsert(t, steady.seen, 'B caches again: the token INSERT is its one query');
   });
