@@ -47,6 +47,22 @@ t.test('selecting a client always shows it: after Add then Cancel, after Add the
   await page.goForward();
   await title.filter({ hasText: 'Payroll' }).waitFor();
   t.pass('Back and Forward move between the views');
+
+  // A slow answer never paints over a later choice: another type is chosen (its list is slow to come),
+  // then Add Client at once; the Add form stays open when the list arrives.
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/api/v1/clients?type=authorization-code*', async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.getByLabel('Client Type').selectOption({ label: 'Authorization Code' });
+  await page.getByRole('button', { name: 'Add Client' }).click();
+  await title.filter({ hasText: 'Add Authorization Code Client' }).waitFor();
+  release();
+  await page.getByText('No authorization code clients yet').waitFor();
+  t.ok(await pane(page).getByLabel('Name', { exact: true }).isVisible(), 'the Add form is still open once the list came');
+  t.equal(new URL(page.url()).hash, '#/clients/new?type=authorization-code');
   t.same(problems, []);
 });
 

@@ -13,6 +13,7 @@ const clientPath = (id) => `/clients/${encodeURIComponent(id)}`;
 
 export async function showDetails(ctx, pane, id, { focusTitle = true, notice } = {}) {
   const client = await ctx.api.request('GET', clientPath(id));
+  if (ctx.stale?.()) return;
   ctx.select(client);
   const slot = messageSlot();
   const refused = (err) => {

@@ -112,6 +112,7 @@ const restoredNote = () => h('p', { class: 'note' }, 'Restored what you entered 
 export async function showEdit(ctx, pane, id) {
   const route = `${detailsHash(id)}/edit`;
   const client = await ctx.api.request('GET', clientPath(id));
+  if (ctx.stale?.()) return;
   ctx.select(client);
   const draft = loadDraft(route);
   const fromDraft = draft?.base?.id === client.id;

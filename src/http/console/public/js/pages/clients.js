@@ -12,7 +12,9 @@ import { TYPE_LABELS } from './client-form.js';
 const TYPE_KEY = 'keyhold.console.type';
 
 export function clientsPage(ctx, main) {
-  const state = { type: sessionStorage.getItem(TYPE_KEY) ?? 'hybrid', q: '', selected: undefined, loaded: false };
+  // `view` and `listed` count the views and list loads asked for: an answer that comes back after a newer
+  // one was asked for is dropped, so a slow request never paints over what the admin chose since.
+  const state = { type: sessionStorage.getItem(TYPE_KEY) ?? 'hybrid', q: '', selected: undefined, loaded: false, view: 0, listed: 0 };
   if (!CLIENT_TYPES.includes(state.type)) state.type = 'hybrid';
 
   const typeSelect = h('select', { id: 'client-type' }, CLIENT_TYPES.map((type) => h('option', { value: type, selected: type === state.type }, TYPE_LABELS[type])));
@@ -56,14 +58,17 @@ export function clientsPage(ctx, main) {
     listTitle.textContent = `${TYPE_LABELS[state.type]} clients`;
     const params = new URLSearchParams({ type: state.type, limit: '100' });
     if (state.q) params.set('q', state.q);
+    const asked = ++state.listed;
     let items;
     try {
       items = await ctx.api.listAll(`/clients?${params}`);
     } catch (err) {
+      if (asked !== state.listed) return;
       if (err instanceof SessionEnded) return ctx.session.signIn(location.hash);
       listBody.replaceChildren(h('p', { class: 'alert' }, summary(err)));
       return;
     }
+    if (asked !== state.listed) return;
     state.loaded = true;
     count.textContent = state.q ? `${items.length} matching “${state.q}”` : `${items.length} in all`;
     const rows = items.map((client) => {
@@ -115,9 +120,10 @@ export function clientsPage(ctx, main) {
     },
   };
 
-  typeSelect.addEventListener('change', async () => {
-    await setType(typeSelect.value);
+  typeSelect.addEventListener('change', () => {
+    // Another type's list: the pane (a client of the old type, or its Add form) closes first.
     if (location.hash !== '#/clients') ctx.router.go('#/clients');
+    void setType(typeSelect.value);
   });
   let timer;
   search.addEventListener('input', () => {
@@ -131,7 +137,10 @@ export function clientsPage(ctx, main) {
   /** Shows the pane the route names: nothing, the Add form, a client, or its Edit form. */
   async function show(route) {
     const [id, action] = route.parts;
+    const view = ++state.view;
+    const viewCtx = { ...paneCtx, stale: () => view !== state.view };
     if (!state.loaded) await refreshList();
+    if (viewCtx.stale()) return;
     state.selected = undefined;
     slot.clear();
     try {
@@ -145,11 +154,13 @@ export function clientsPage(ctx, main) {
         const type = route.query.get('type') ?? state.type;
         await setType(CLIENT_TYPES.includes(type) ? type : 'hybrid');
         markSelected();
-        return showNew(paneCtx, pane, state.type);
+        if (viewCtx.stale()) return;
+        return showNew(viewCtx, pane, state.type);
       }
-      if (action === 'edit') return await showEdit(paneCtx, pane, id);
-      await showDetails(paneCtx, pane, id);
+      if (action === 'edit') return await showEdit(viewCtx, pane, id);
+      await showDetails(viewCtx, pane, id);
     } catch (err) {
+      if (viewCtx.stale()) return;
       if (err instanceof SessionEnded) return ctx.session.signIn(route.hash);
       pane.replaceChildren(h('h2', { id: 'pane-title', tabindex: '-1' }, 'Client'), h('p', { class: 'alert' }, summary(err)));
       focus(pane.querySelector('h2'));
