@@ -174,7 +174,7 @@ t.test('Keyhold stops mid-form: every input stays, it says so plainly, and Add w
 
   await first.app.close();
   await dialog.getByRole('button', { name: 'Add', exact: true }).click();
-  await dialog.getByText('Keyhold cannot be reached').waitFor();
+  await dialog.locator('.form-message').getByText('Keyhold cannot be reached').waitFor();
   await shot('unreachable');
   t.equal(await dialog.getByLabel('Description').inputValue(), 'Kept through the outage', 'the window keeps its input');
   t.ok(await dialog.getByLabel('Never Expires').isChecked());

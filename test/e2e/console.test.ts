@@ -413,7 +413,7 @@ t.test('the Users page: add, disable, reset a password', async (t) => {
   await dialog.getByLabel('New password').fill('second password, long enough');
   await shot('reset-password');
   await dialog.getByRole('button', { name: 'Reset password' }).click();
-  await page.getByText('The password of ada was reset.').waitFor();
+  await page.locator('#main .form-message').getByText('The password of ada was reset.').waitFor();
 
   // The new password signs in; the old one does not.
   const agent = new Agent();
