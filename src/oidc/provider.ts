@@ -18,7 +18,9 @@ import { ID_TOKEN_TTL, SESSION_TTL } from './lifetimes.ts';
 import { installRefreshGrace, type RefreshGrace } from './refresh-grace.ts';
 import { recallUser } from './request-scope.ts';
 import type { createTokenThrottle } from './throttle.ts';
-import { cspSource, messagePage, page, unavailablePage } from './views.ts';
+import { LOCALES } from '../pages/i18n.ts';
+import { appHome, escapeHtml, pagePolicy, providerLocale, type Back, type Pages } from '../pages/views.ts';
+import { installPagePolish } from './pages.ts';
 
 export interface ProviderDeps {
   issuer: string;
@@ -34,6 +36,8 @@ export interface ProviderDeps {
   refreshGrace?: RefreshGrace;
   trustProxy: boolean;
   logger: Logger;
+  /** The end users' pages: language, brand, layout. */
+  pages: Pages;
   /** Outermost provider middleware: names endpoints and counts token requests for the metrics (metrics.ts). */
   metricsMiddleware?: (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>;
 }
@@ -66,6 +70,21 @@ function hintMatchesSession(ctx: KoaContextWithOIDC): boolean {
   const hint = (ctx.oidc.entities as { IdTokenHint?: { payload?: { sub?: unknown } } }).IdTokenHint;
   const accountId = ctx.oidc.session?.accountId;
   return accountId !== undefined && hint?.payload?.sub === accountId;
+}
+
+/**
+ * The way back to the app an error page was reached from: the URL it named when its client registered
+ * it, else the client's first registered web URL; nothing when the client is unknown.
+ */
+function backToApp(ctx: KoaContextWithOIDC): Back | undefined {
+  const client = ctx.oidc?.client;
+  if (!client) return undefined;
+  const params = (ctx.oidc.params ?? {}) as Record<string, unknown>;
+  const named = [params['redirect_uri'], params['post_logout_redirect_uri']].find(
+    (uri): uri is string => typeof uri === 'string' && (client.redirectUriAllowed(uri) || client.postLogoutRedirectUriAllowed(uri)),
+  );
+  const home = appHome(named) ?? client.redirectUris?.map((uri) => appHome(uri)).find(Boolean);
+  return home ? { href: home, app: client.clientName } : undefined;
 }
 
 export function createProvider(deps: ProviderDeps): Provider {
@@ -160,39 +179,53 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         logoutSource: async (ctx, form) => {
           ctx.type = 'html';
+          const locale = providerLocale(ctx);
+          const t = (key: string, params?: Record<string, string>) => escapeHtml(deps.pages.t(locale, key, params));
+          const target = ctx.oidc.params?.['post_logout_redirect_uri'] as string | undefined;
           // A valid id_token_hint for the signed-in user shows the request comes from an app that user
           // signed in to: sign out without asking (as Keycloak and Hydra do). Otherwise, ask.
           if (hintMatchesSession(ctx)) {
             // The engine's form is used as it is; the button that submits it lives outside it (form=...).
             const script = "document.addEventListener('DOMContentLoaded', function () { document.getElementById('keyhold-logout').click(); });";
             const hash = createHash('sha256').update(script).digest('base64');
-            const target = cspSource(ctx.oidc.params?.['post_logout_redirect_uri'] as string | undefined);
-            ctx.set(
-              'content-security-policy',
-              `default-src 'none'; script-src 'sha256-${hash}'; style-src 'unsafe-inline'; form-action 'self'${target}; frame-ancestors 'none'; base-uri 'none'`,
-            );
-            ctx.body = page(
-              'Signing out',
-              `<h1>Signing out</h1>
+            ctx.set('content-security-policy', pagePolicy(deps.issuer, { scriptHashes: [`'sha256-${hash}'`], formTarget: target }));
+            ctx.body = deps.pages.page(
+              locale,
+              deps.pages.t(locale, 'signout.signing_out'),
+              `<h1>${t('signout.signing_out')}</h1>
 ${form}
-<noscript><p>Continue to finish signing out.</p></noscript>
-<button type="submit" form="op.logoutForm" name="logout" value="yes" id="keyhold-logout">Continue</button>
+<noscript><p>${t('signout.continue_hint')}</p></noscript>
+<button type="submit" form="op.logoutForm" name="logout" value="yes" id="keyhold-logout">${t('signout.continue')}</button>
 <script>${script}</script>`,
             );
             return;
           }
-          ctx.body = page(
-            'Sign out',
-            `<h1>Sign out</h1>
-<p>Do you want to sign out of Keyhold?</p>
+          // Who asks and who would be signed out, so nobody signs out of the wrong thing.
+          const app = ctx.oidc.client?.clientName;
+          const accountId = ctx.oidc.session?.accountId;
+          const user = accountId ? await deps.users.findById(accountId) : undefined;
+          ctx.body = deps.pages.page(
+            locale,
+            deps.pages.t(locale, 'signout.title'),
+            `<h1>${t('signout.title')}</h1>
+${app ? `<p>${t('signout.asked_by', { app })}</p>` : ''}
+${user ? `<p>${t('signout.account', { user: user.username })}</p>` : ''}
+<p>${t('signout.question')}</p>
 ${form}
-<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Yes, sign me out</button>
-<button type="submit" form="op.logoutForm" class="secondary">No, stay signed in</button>`,
+<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>${t('signout.yes')}</button>
+<button type="submit" form="op.logoutForm" class="secondary">${t('signout.no')}</button>`,
           );
         },
+        // Reached after a sign-out without a logout URL, or opened directly: it says "signed out" only
+        // when no session is left in this browser.
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
-          ctx.body = messagePage('Signed out', 'You have been signed out. You can close this window.');
+          const locale = providerLocale(ctx);
+          const session = await ctx.oidc.provider.Session.get(ctx);
+          const user = session.accountId ? await deps.users.findById(session.accountId) : undefined;
+          ctx.body = user
+            ? deps.pages.message(locale, { title: deps.pages.t(locale, 'signout.stayed.title'), text: deps.pages.t(locale, 'signout.stayed.body', { user: user.username }) })
+            : deps.pages.message(locale, { title: deps.pages.t(locale, 'signout.done.title'), text: deps.pages.t(locale, 'signout.done.body') });
         },
       },
     },
@@ -243,10 +276,11 @@ ${form}
       return grant;
     },
     renderError: async (ctx, out, error) => {
+      const locale = providerLocale(ctx);
       // A database outage: the unavailable page, answered 503 and logged by oidc/outage.ts.
       if (isDatabaseUnavailable(error)) {
         ctx.type = 'html';
-        ctx.body = unavailablePage();
+        ctx.body = deps.pages.unavailable(locale);
         return;
       }
       if ((error as { statusCode?: number }).statusCode === undefined || (error as { statusCode: number }).statusCode >= 500) {
@@ -254,11 +288,12 @@ ${form}
       }
       ctx.type = 'html';
       const signingOut = ctx.oidc?.route?.startsWith('end_session') === true;
-      ctx.body = messagePage(
-        signingOut ? 'Sign-out could not continue' : 'Sign-in could not continue',
-        'The application sent a request Keyhold cannot accept. Go back to the application and try again; if it keeps happening, tell its administrator.',
-        `${out.error}${out.error_description ? `: ${out.error_description}` : ''}`,
-      );
+      ctx.body = deps.pages.message(locale, {
+        title: deps.pages.t(locale, signingOut ? 'error.request.signout_title' : 'error.request.signin_title'),
+        text: deps.pages.t(locale, 'error.request.body'),
+        detail: `${out.error}${out.error_description ? `: ${out.error_description}` : ''}`,
+        back: backToApp(ctx),
+      });
     },
     // Browsers send Origin on same-origin POSTs too: Keyhold's own pages (the console) are always
     // allowed; other origins only when the client lists them (authorization-code browser apps).
@@ -269,6 +304,8 @@ ${form}
     },
     discovery: {
       service_documentation: undefined,
+      // The languages of the pages (ui_locales picks one; pages/i18n.ts).
+      ui_locales_supported: [...LOCALES],
     },
     conformIdTokenClaims: true,
     // POST at the authorization endpoint is served by src/http/provider-mount.ts (as a GET): the provider's
@@ -287,6 +324,7 @@ ${form}
   if (deps.metricsMiddleware) provider.use(deps.metricsMiddleware);
   provider.use(deps.throttle.middleware());
   if (deps.refreshGrace) installRefreshGrace(provider, deps.refreshGrace);
+  installPagePolish(provider, { pages: deps.pages, users: deps.users, issuer: deps.issuer });
 
   // oidc-provider answers a grant type the client may not use with invalid_request; RFC 6749 says
   // unauthorized_client (e.g. a refresh after allowRefreshToken was turned off: the clients repository
@@ -311,8 +349,13 @@ ${form}
     ctx.set('cache-control', 'no-store');
     if (ctx.accepts('json', 'html') !== 'html') ctx.body = out;
     else {
+      const locale = providerLocale(ctx);
       ctx.type = 'html';
-      ctx.body = messagePage('Sign-out could not continue', 'The application sent a request Keyhold cannot accept. Go back to the application and try again.', `${out.error}: ${out.error_description}`);
+      ctx.body = deps.pages.message(locale, {
+        title: deps.pages.t(locale, 'error.request.signout_title'),
+        text: deps.pages.t(locale, 'error.request.body'),
+        detail: `${out.error}: ${out.error_description}`,
+      });
     }
   });
 
