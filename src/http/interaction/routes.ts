@@ -5,9 +5,9 @@ import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import { z } from 'zod';
 import type { Metrics } from '../../metrics.ts';
-import { verifyDummy, verifySecret } from '../../passwords.ts';
 import type { UsersRepo } from '../../repos/users.ts';
 import type { AuditTrail } from '../../audit.ts';
+import { normalizeUsername, verifyNoPassword, verifyPassword } from '../../security/credentials.ts';
 import type { Lockouts } from '../../security/lockouts.ts';
 import type { RateLimiter } from '../../security/rate-limits.ts';
 import { chooseLocale, type Locale } from '../../pages/i18n.ts';
@@ -238,7 +238,9 @@ ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</
         return message(reply, 429, locale, 'signin.too_many.title', 'signin.too_many.body', { params: { seconds: hit.retryAfter }, back: signInPage(interaction.uid) });
       }
     }
-    const { username, password } = parsed.data;
+    // Trimmed: " alice " is alice, as "ALICE" is; the password is taken as typed (credentials.ts).
+    const { password } = parsed.data;
+    const username = normalizeUsername(parsed.data.username);
     const client = await provider.Client.find(String(interaction.params.client_id));
     const [found, lock] = await Promise.all([
       // Postgres text holds no U+0000: no account has such a name, and the query would fail.
@@ -246,14 +248,15 @@ ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</
       // Counts are filed under a digest of the name, whatever it holds.
       username ? deps.lockouts.state(username) : { failures: 0, lockedUntil: undefined },
     ]);
-    // A locked name is refused like a wrong password, after the same work (one argon2id verification
+    // A locked name is refused like a wrong password, after the same work (the same argon2id verifications
     // and the same statements), so neither the page, the status nor the time tells them apart.
     const verifyStarted = performance.now();
-    const ok = lock.lockedUntil
-      ? await verifyDummy(password)
+    const verified = lock.lockedUntil
+      ? await verifyNoPassword(password)
       : found?.passwordHash && !found.user.disabled
-        ? await verifySecret(found.passwordHash, password)
-        : await verifyDummy(password);
+        ? await verifyPassword(found.passwordHash, password)
+        : await verifyNoPassword(password);
+    const ok = verified.ok;
     deps.metrics?.passwordVerified('signin', verifyStarted);
     const clientId = String(interaction.params.client_id);
     const attempt = { clientId, userId: found?.user.id ?? null, address: request.ip };
@@ -279,6 +282,8 @@ ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</
         .redirect(`${origin}/interaction/${encodeURIComponent(interaction.uid)}`, 303);
     }
     if (lock.failures > 0) await deps.lockouts.reset(username);
+    // A hash of the password as typed before passwords were normalised: stored again in NFC form.
+    if (verified.rehash) await users.replacePasswordHash(found.user.id, found.passwordHash!, verified.rehash);
     deps.audit.later({ type: 'signin.succeeded', actor: { kind: 'user', id: found.user.id, username: found.user.username }, target: { kind: 'user', id: found.user.id, name: found.user.username }, ...attempt, outcome: 'success' });
     request.log.info({ uid: interaction.uid, accountId: found.user.id }, 'signed in');
     deps.metrics?.signIn('success');
