@@ -5,10 +5,11 @@ import type { UsersRepo } from '../repos/users.ts';
 import { escapeHtml, pagePolicy, providerLocale, type Pages } from '../pages/views.ts';
 
 /**
- * The two provider answers no configuration option renders: the self-submitting form_post page (the
- * engine's own is unstyled English text without JavaScript), and the answer to "No, stay signed in" on
- * the sign-out page (the engine redirects to the app exactly as for "Yes", so neither the app nor the
- * user could tell). Both are rewritten after the engine has answered, from what it decided.
+ * The provider answers no configuration option renders: the self-submitting form_post page (the
+ * engine's own is unstyled English text without JavaScript), the answer to "No, stay signed in" on the
+ * sign-out page (the engine redirects to the app exactly as for "Yes", so neither the app nor the user
+ * could tell), and a path it does not route (Koa's bare "Not Found"). Each is rewritten after the engine
+ * has answered, from what it decided.
  */
 
 /** The cookie the sign-in pages leave once a sign-in finished (http/interaction/routes.ts). */
@@ -24,9 +25,24 @@ const SUBMIT_HASH = `'sha256-${createHash('sha256').update(SUBMIT).digest('base6
 export function installPagePolish(provider: Provider, { pages, users, issuer }: { pages: Pages; users: Pick<UsersRepo, 'findById'>; issuer: string }): void {
   provider.use(async (ctx, next) => {
     await next();
+    const locale = providerLocale(ctx as KoaContextWithOIDC);
+    // An address below an endpoint that the engine does not route (/token/x): Keyhold's 404, not Koa's text.
+    if (ctx.status === 404 && (ctx.body === undefined || ctx.body === null)) {
+      ctx.set('cache-control', 'no-store');
+      if (ctx.method === 'GET' && ctx.accepts('json', 'html') === 'html') {
+        ctx.type = 'html';
+        ctx.set('content-security-policy', pagePolicy(issuer));
+        ctx.set('x-frame-options', 'DENY');
+        ctx.body = pages.message(locale, { title: pages.t(locale, 'error.not_found.title'), text: pages.t(locale, 'error.not_found.body') });
+      } else {
+        ctx.type = 'application/problem+json';
+        ctx.body = JSON.stringify({ type: 'about:blank', title: 'Not found', status: 404, detail: `there is no ${ctx.method} ${ctx.path}` });
+      }
+      ctx.status = 404;
+      return;
+    }
     const oidc = (ctx as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
     if (!oidc) return;
-    const locale = providerLocale(ctx as KoaContextWithOIDC);
 
     if (oidc.route === 'end_session_confirm' && ctx.status === 303) {
       if (oidc.params?.['logout']) {

@@ -46,6 +46,16 @@ t.test('the pages', async (t) => {
     t.match(await json.json(), { status: 404, title: 'Not found' });
     const posted = await fetch(`${kh.origin}/no/such/page`, { method: 'POST', headers: html });
     t.match(posted.headers.get('content-type'), /^application\/problem\+json/, 'only a GET gets the page');
+    // Below an endpoint of the provider's (its own router answers these).
+    for (const path of ['/token/x', '/session/end/nope', '/.well-known/nope']) {
+      const providerPage = await fetch(`${kh.origin}${path}`, { headers: html });
+      t.equal(providerPage.status, 404, path);
+      t.match(await providerPage.text(), /Page not found/);
+      t.match(providerPage.headers.get('content-security-policy'), /frame-ancestors 'none'/);
+      const providerJson = await fetch(`${kh.origin}${path}`);
+      t.match(providerJson.headers.get('content-type'), /^application\/problem\+json/, `${path}: JSON for anything but a browser`);
+      t.match(await providerJson.json(), { status: 404 });
+    }
   });
 
   t.test('the sign-in page states its limits and takes anything beyond them as wrong credentials', async (t) => {
