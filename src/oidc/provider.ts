@@ -14,6 +14,7 @@ import type { SecretVerifier } from './client-secrets.ts';
 import { installClientSecretCheck } from './engine/client-secret-check.ts';
 import { installHybridLocalhost } from './engine/hybrid-localhost.ts';
 import { installOfflineAccessConsent } from './engine/offline-access-consent.ts';
+import { installGrantErrors } from './grant-errors.ts';
 import { ID_TOKEN_TTL, SESSION_TTL } from './lifetimes.ts';
 import { installRefreshGrace, type RefreshGrace } from './refresh-grace.ts';
 import { recallUser } from './request-scope.ts';
@@ -117,7 +118,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     //   the access token, store the refresh token (only with offline_access).
     // - refresh: 4: find the refresh token (with grant and user), consume it (rotation), store the new
     //   one, store the access token; with REFRESH_TOKEN_REUSE_GRACE, a fifth keeps the answer (refresh-grace.ts).
-    // Failed requests cost one more each, counting them (throttle.ts); successful ones nothing.
+    // Failed requests cost one more each, counting them (throttle.ts); successful ones nothing. An
+    // unknown code or refresh token costs one more again, telling an expired one apart (grant-errors.ts).
     adapter: createAdapterFactory({ models: deps.models, clients: deps.clients }),
     clients: [
       {
@@ -323,6 +325,8 @@ ${form}
   installClientSecretCheck(provider, deps.throttle.guardSecretCheck(deps.secrets.verify));
   if (deps.metricsMiddleware) provider.use(deps.metricsMiddleware);
   provider.use(deps.throttle.middleware());
+  // Outside the grace, so a replay it answers is not reported as refused.
+  installGrantErrors(provider, { logger: deps.logger, models: deps.models });
   if (deps.refreshGrace) installRefreshGrace(provider, deps.refreshGrace);
   installPagePolish(provider, { pages: deps.pages, users: deps.users, issuer: deps.issuer });
 
