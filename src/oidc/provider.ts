@@ -279,6 +279,15 @@ ${form}
       return grant;
     },
     renderError: async (ctx, out, error) => {
+      // The address a finished sign-in resumed at, opened again (Back past a form_post page): not the app's
+      // fault. The sign-in page's own address says whether this browser finished it, or that it expired.
+      const uid = (ctx as { params?: { uid?: unknown } }).params?.uid;
+      if (ctx.oidc?.route === 'resume' && error instanceof errors.SessionNotFound && typeof uid === 'string') {
+        ctx.status = 303;
+        ctx.set('cache-control', 'no-store');
+        ctx.redirect(`${issuerOrigin}${INTERACTION_PATH}/${encodeURIComponent(uid)}`);
+        return;
+      }
       const locale = providerLocale(ctx);
       // A database outage: the unavailable page, answered 503 and logged by oidc/outage.ts.
       if (isDatabaseUnavailable(error)) {

@@ -232,7 +232,7 @@ t.test('the brand: name, logo, accent colour', async (t) => {
   t.same(problems, [], 'no script errors or CSP violations');
 });
 
-t.test('form_post with JavaScript: the page posts to the app by itself', async (t) => {
+t.test('form_post: the page posts to the app by itself; without JavaScript, Back to it says signed in', async (t) => {
   const kh = await startTestApp(t);
   const rp = await startRp(t);
   const client = await registerRp(kh, rp);
@@ -257,4 +257,19 @@ t.test('form_post with JavaScript: the page posts to the app by itself', async (
   await page.goto(authorize(kh, client.id, rp, { response_mode: 'form_post', state: 'signed-in' }));
   await posted('signed-in');
   t.same(problems, [], 'no script errors or CSP violations (the script is the one the policy allows)');
+
+  // Without JavaScript the page stays in the history: Back to it, once the app has the code, says signed in.
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  t.teardown(() => context.close());
+  const still = await context.newPage();
+  await still.goto(authorize(kh, client.id, rp, { response_mode: 'form_post', state: 'no-script' }));
+  await still.getByLabel('Username').fill('alice');
+  await still.getByLabel('Password').fill(PASSWORD);
+  await still.getByRole('button', { name: 'Sign in' }).click();
+  await still.getByRole('button', { name: 'Continue' }).click();
+  await still.waitForURL(rp.callback);
+  t.equal(new URLSearchParams(rp.hits.at(-1)!.body).get('state'), 'no-script');
+  await still.goBack();
+  t.equal(await heading(still), en('signin.done.title'), 'Back to the form_post page: signed in, not an error blamed on the app');
+  t.equal(await still.getByRole('link', { name: en('page.back', { app: 'Test app' }) }).getAttribute('href'), `${rp.origin}/`);
 });
