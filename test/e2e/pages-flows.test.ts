@@ -6,7 +6,8 @@ import t from 'tap';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { openPage } from '../helpers/console.ts';
-import { createUser, PASSWORD } from '../helpers/fixtures.ts';
+import { basicAuth, createClient, createUser, PASSWORD } from '../helpers/fixtures.ts';
+import { pkce } from '../helpers/flow.ts';
 import { authorize, checkPage, lastDocument, msg, registerRp, startRp, type TestRp } from '../helpers/pages.ts';
 
 /** What the pages do, in Chromium: the sign-in form, sign-out, the ways forward from errors, the brand, form_post. */
@@ -164,6 +165,50 @@ t.test('signing out', async (t) => {
   t.equal(new URL(page.url()).pathname, '/session/end/success');
   t.ok(await page.getByText(en('signout.done.body')).isVisible());
   t.same(problems, [], 'no script errors or CSP violations');
+});
+
+t.test('signing out from an app that sends an id_token_hint: no question, with or without JavaScript', async (t) => {
+  const kh = await startTestApp(t);
+  const rp = await startRp(t);
+  const { client, secret } = await createClient(kh.clients, { name: 'Test app', redirectUris: [rp.callback], postLogoutRedirectUris: [rp.signedOut] });
+  await createUser(kh.users, { username: 'alice' });
+  const browser = await launchChromium(t);
+  const idToken = async (page: Page) => {
+    const { verifier, challenge } = pkce();
+    await page.goto(authorize(kh, client.id, rp, { code_challenge: challenge }));
+    await page.getByLabel('Username').fill('alice');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(atApp(rp));
+    const code = new URL(page.url()).searchParams.get('code')!;
+    const tokens = await fetch(`${kh.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: basicAuth(client.id, secret), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: rp.callback, code_verifier: verifier }),
+    });
+    t.equal(tokens.status, 200);
+    return ((await tokens.json()) as { id_token: string }).id_token;
+  };
+  const signOut = (page: Page, hint: string, state: string) =>
+    page.goto(`${kh.issuer}/session/end?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: rp.signedOut, state })}`);
+
+  const { page, problems } = await openPage(t, browser, kh, 'pages-hinted-sign-out');
+  await signOut(page, await idToken(page), 'scripted');
+  await page.waitForURL((url) => url.href.startsWith(rp.signedOut));
+  t.equal(new URL(page.url()).searchParams.get('state'), 'scripted', 'signed out and back at the app by itself');
+  t.same(problems, [], 'no script errors or CSP violations (the script is the one the policy allows)');
+
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  t.teardown(() => context.close());
+  const { page: still, shot } = await openPage(t, browser, kh, 'pages-hinted-sign-out-no-script', { context });
+  const document = lastDocument(still);
+  await signOut(still, await idToken(still), 'no-script');
+  await checkPage(t, still, document, { lang: 'en', heading: en('signout.signing_out'), label: 'signing-out', shot, scriptsOff: true });
+  // In <noscript> (which Playwright's text locators skip): shown by a browser that runs no script.
+  t.ok((await still.locator('main').innerText()).includes(en('signout.continue_hint')), 'says what to do');
+  await still.getByRole('button', { name: en('signout.continue') }).click();
+  await still.waitForURL((url) => url.href.startsWith(rp.signedOut));
+  t.equal(new URL(still.url()).searchParams.get('state'), 'no-script');
 });
 
 t.test('error pages show a way forward', async (t) => {

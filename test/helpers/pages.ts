@@ -122,6 +122,10 @@ export async function checkPage(
     await probe.setContent((await page.content()).replace(/<script[\s\S]*?<\/script>/g, ''));
   }
   t.same(await axeViolations(probe), [], `${label}: no serious or critical axe-core violation`);
+  // The pages follow the system's colour scheme: the dark one is held to the same.
+  await probe.emulateMedia({ colorScheme: 'dark' });
+  t.same(await axeViolations(probe), [], `${label}: none in the dark colour scheme either`);
+  await probe.emulateMedia({ colorScheme: 'light' });
   for (const width of [375, 1280]) {
     await page.setViewportSize({ width, height: 800 });
     await probe.setViewportSize({ width, height: 800 });
