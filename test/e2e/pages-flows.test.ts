@@ -47,6 +47,13 @@ t.test('the sign-in form', async (t) => {
   const password = page.getByLabel('Password');
   t.equal(await username.getAttribute('maxlength'), '256');
   t.equal(await password.getAttribute('maxlength'), '1024');
+  // The keyboard alone: the name has focus, Tab reaches the password, then the button.
+  const active = () => page.evaluate(() => `${document.activeElement?.tagName.toLowerCase()}#${document.activeElement?.id}:${document.activeElement?.textContent?.trim()}`);
+  t.equal(await active(), 'input#username:', 'the name field has focus');
+  await page.keyboard.press('Tab');
+  t.equal(await active(), 'input#password:');
+  await page.keyboard.press('Tab');
+  t.equal(await active(), 'button#:Sign in');
 
   // Longer than the form allows (a script, or a browser ignoring maxlength): a wrong password, no more.
   await username.evaluate((el, value) => void ((el as HTMLInputElement).value = value), 'u'.repeat(300));
@@ -225,6 +232,13 @@ t.test('error pages show a way forward', async (t) => {
   t.equal(await page.getByRole('link', { name: en('page.back', { app: 'Test app' }) }).getAttribute('href'), `${rp.origin}/`);
   t.notOk(rp.hits.length, 'nothing was sent to the app');
   await shot('provider-error');
+
+  // Cancel on the sign-in page: back to the app, told so.
+  await page.goto(authorize(kh, client.id, rp, { state: 'cancelled' }));
+  await page.getByRole('button', { name: en('signin.cancel') }).click();
+  await page.waitForURL(atApp(rp));
+  const cancelled = new URL(page.url()).searchParams;
+  t.same([cancelled.get('error'), cancelled.get('state')], ['access_denied', 'cancelled'], 'Cancel returns to the app with access_denied');
 
   // Not found: a page for a browser, problem+json otherwise.
   const notFound = await page.goto(`${kh.origin}/no/such/page`);
