@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { UsersRepo } from '../repos/users.ts';
+import { chooseLocale } from '../pages/i18n.ts';
 import { escapeHtml, pagePolicy, providerLocale, type Pages } from '../pages/views.ts';
 
 /**
@@ -45,8 +46,16 @@ export function installPagePolish(provider: Provider, { pages, users, issuer }: 
     if (!oidc) return;
 
     if (oidc.route === 'end_session_confirm' && ctx.status === 303) {
+      // The sign-out page's language, posted with its form (the engine keeps no ui_locales).
+      const asked = chooseLocale((oidc.body as { ui_locales?: unknown } | undefined)?.ui_locales, ctx.get('accept-language'));
       if (oidc.params?.['logout']) {
         ctx.append('set-cookie', SIGNED_IN_MARKER);
+        const next = URL.parse(ctx.response.get('location'));
+        // Carried on to the "Signed out" page when the browser's own language would not choose it.
+        if (next?.pathname.endsWith('/session/end/success') && asked !== chooseLocale(undefined, ctx.get('accept-language'))) {
+          next.searchParams.set('ui_locales', asked);
+          ctx.set('location', next.href);
+        }
         return;
       }
       // "No": the engine has signed the user out of the asking app only; Keyhold's session lives on.
@@ -60,9 +69,9 @@ export function installPagePolish(provider: Provider, { pages, users, issuer }: 
       ctx.remove('location');
       ctx.type = 'html';
       ctx.set('content-security-policy', pagePolicy(issuer));
-      ctx.body = pages.message(locale, {
-        title: pages.t(locale, 'signout.stayed.title'),
-        text: user ? pages.t(locale, 'signout.stayed.body', { user: user.username }) : pages.t(locale, 'signout.stayed.body_anonymous'),
+      ctx.body = pages.message(asked, {
+        title: pages.t(asked, 'signout.stayed.title'),
+        text: user ? pages.t(asked, 'signout.stayed.body', { user: user.username }) : pages.t(asked, 'signout.stayed.body_anonymous'),
         back: usesLogoutUrl ? { href: back, app: client?.clientName } : undefined,
       });
       return;

@@ -19,7 +19,7 @@ import { ID_TOKEN_TTL, SESSION_TTL } from './lifetimes.ts';
 import { installRefreshGrace, type RefreshGrace } from './refresh-grace.ts';
 import { recallUser } from './request-scope.ts';
 import type { createTokenThrottle } from './throttle.ts';
-import { LOCALES } from '../pages/i18n.ts';
+import { chooseLocale, LOCALES } from '../pages/i18n.ts';
 import { appHome, escapeHtml, pagePolicy, providerLocale, type Back, type Pages } from '../pages/views.ts';
 import { installPagePolish } from './pages.ts';
 
@@ -184,6 +184,8 @@ export function createProvider(deps: ProviderDeps): Provider {
           const locale = providerLocale(ctx);
           const t = (key: string, params?: Record<string, string>) => escapeHtml(deps.pages.t(locale, key, params));
           const target = ctx.oidc.params?.['post_logout_redirect_uri'] as string | undefined;
+          // The answer to the form (oidc/pages.ts) speaks the language this page does: the engine keeps no ui_locales.
+          form = form.replace('</form>', `<input type="hidden" name="ui_locales" value="${locale}"></form>`);
           // A valid id_token_hint for the signed-in user shows the request comes from an app that user
           // signed in to: sign out without asking (as Keycloak and Hydra do). Otherwise, ask.
           if (hintMatchesSession(ctx)) {
@@ -222,7 +224,8 @@ ${form}
         // when no session is left in this browser.
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
-          const locale = providerLocale(ctx);
+          // ui_locales in the query: the sign-out page's language, carried by oidc/pages.ts.
+          const locale = chooseLocale(ctx.query['ui_locales'], ctx.get('accept-language'));
           const session = await ctx.oidc.provider.Session.get(ctx);
           const user = session.accountId ? await deps.users.findById(session.accountId) : undefined;
           ctx.body = user
@@ -278,6 +281,15 @@ ${form}
       return grant;
     },
     renderError: async (ctx, out, error) => {
+      // The address a finished sign-in resumed at, opened again (Back past a form_post page): not the app's
+      // fault. The sign-in page's own address says whether this browser finished it, or that it expired.
+      const uid = (ctx as { params?: { uid?: unknown } }).params?.uid;
+      if (ctx.oidc?.route === 'resume' && error instanceof errors.SessionNotFound && typeof uid === 'string') {
+        ctx.status = 303;
+        ctx.set('cache-control', 'no-store');
+        ctx.redirect(`${issuerOrigin}${INTERACTION_PATH}/${encodeURIComponent(uid)}`);
+        return;
+      }
       const locale = providerLocale(ctx);
       // A database outage: the unavailable page, answered 503 and logged by oidc/outage.ts.
       if (isDatabaseUnavailable(error)) {

@@ -62,6 +62,8 @@ interface Done {
   user: string;
   app: string | undefined;
   home: string | undefined;
+  /** The sign-in's language (its ui_locales, else the browser's): what follows says it in the same one. */
+  locale?: Locale;
 }
 
 /**
@@ -177,15 +179,15 @@ ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</
       return await provider.interactionDetails(request.raw, reply.raw);
     } catch (err) {
       if (!(err instanceof errors.SessionNotFound || err instanceof errors.InvalidRequest)) throw err;
-      const locale = localeOf(request);
       const done = unseal<Done>(request, DONE_COOKIE);
       if (done?.uid === request.params.uid) {
+        const locale = chooseLocale(done.locale, request.headers['accept-language']);
         const back = done.home ? { href: done.home, app: done.app } : undefined;
         const text = done.app && back ? t(locale, 'signin.done.body', { user: done.user, app: done.app }) : t(locale, 'signin.done.body_unknown_app', { user: done.user });
         html(reply, 200, pages.message(locale, { title: t(locale, 'signin.done.title'), text, back }));
         return undefined;
       }
-      message(reply, 400, locale, 'signin.expired.title', 'signin.expired.body');
+      message(reply, 400, localeOf(request), 'signin.expired.title', 'signin.expired.body');
       return undefined;
     }
   }
@@ -287,7 +289,7 @@ ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</
     deps.audit.later({ type: 'signin.succeeded', actor: { kind: 'user', id: found.user.id, username: found.user.username }, target: { kind: 'user', id: found.user.id, name: found.user.username }, ...attempt, outcome: 'success' });
     request.log.info({ uid: interaction.uid, accountId: found.user.id }, 'signed in');
     deps.metrics?.signIn('success');
-    const done: Done = { uid: interaction.uid, user: found.user.username, app: client?.clientName, home: appHome(redirectUriOf(interaction)) };
+    const done: Done = { uid: interaction.uid, user: found.user.username, app: client?.clientName, home: appHome(redirectUriOf(interaction)), locale };
     reply.header('set-cookie', [cookie(DONE_COOKIE, seal(DONE_COOKIE, done), 3600), cookie(FLASH_COOKIE, '', 0)]);
     return finish(request, reply, { login: { accountId: found.user.id, amr: ['pwd'] } });
   });
