@@ -60,6 +60,8 @@ export function appHome(uri: string | undefined): string | undefined {
 export interface Back {
   href: string;
   app?: string | undefined;
+  /** What the link says, when it leads somewhere other than an app (the sign-in page again). */
+  label?: string | undefined;
 }
 
 const style = (brand: Brand) => `
@@ -128,7 +130,7 @@ ${body}
 
   const backLink = (locale: Locale, back: Back | undefined) =>
     back
-      ? `<p><a class="button secondary" href="${escapeHtml(back.href)}">${escapeHtml(back.app ? t(locale, 'page.back', { app: back.app }) : t(locale, 'page.back', { app: new URL(back.href).host }))}</a></p>`
+      ? `<p><a class="button secondary" href="${escapeHtml(back.href)}">${escapeHtml(back.label ?? t(locale, 'page.back', { app: back.app ?? new URL(back.href).host }))}</a></p>`
       : '';
 
   const message: Pages['message'] = (locale, { title, text, detail, back }) =>

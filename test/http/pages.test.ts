@@ -67,6 +67,9 @@ t.test('the pages', async (t) => {
     t.match(long.html, /Incorrect username or password\./);
     const longPassword = await postSignIn(s.agent, s.action, { username, password: `${password}${'x'.repeat(1100)}`, csrf: s.csrf });
     t.ok(longPassword.refused);
+    const forged = await postSignIn(s.agent, s.action, { username, password, csrf: 'x'.repeat(43) });
+    t.equal(forged.status, 403, 'a form that did not come from the page is refused');
+    t.match(forged.html, new RegExp(`href="${s.pageUrl}">Back to the sign-in page</a>`), 'with the way back to the sign-in page');
   });
 
   t.test('a failed sign-in is Post/Redirect/Get: the page saying so is a GET, shown once', async (t) => {

@@ -138,7 +138,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     return message(reply, status, locale, 'signin.refused.title', 'signin.refused.body');
   });
 
-  const signInPage = (uid: string) => ({ href: `${origin}/interaction/${encodeURIComponent(uid)}`, app: undefined });
+  const signInPage = (uid: string, locale: Locale) => ({ href: `${origin}/interaction/${encodeURIComponent(uid)}`, label: t(locale, 'signin.back_to_form') });
 
   const loginPage = (locale: Locale, uid: string, clientName: string | undefined, options: { username?: string; error?: boolean; locked?: boolean } = {}) => {
     const error = options.error ? `${t(locale, 'signin.wrong')}${options.locked ? ` ${t(locale, 'signin.try_later')}` : ''}` : '';
@@ -226,7 +226,7 @@ ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</
     const locale = localeOf(request, interaction.params);
     const parsed = loginForm.safeParse(request.body);
     if (!parsed.success || !csrfValid(interaction.uid, parsed.data.csrf)) {
-      return message(reply, 403, locale, 'signin.refused.title', 'signin.refused.body', { back: signInPage(interaction.uid) });
+      return message(reply, 403, locale, 'signin.refused.title', 'signin.refused.body', { back: signInPage(interaction.uid, locale) });
     }
     if (interaction.prompt.name !== 'login') return finish(request, reply, { consent: {} });
     if (deps.signinPerMinute > 0) {
@@ -237,7 +237,7 @@ ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</
         deps.metrics?.rateLimited('signin_address');
         deps.metrics?.signIn('rate_limited');
         reply.header('retry-after', String(hit.retryAfter));
-        return message(reply, 429, locale, 'signin.too_many.title', 'signin.too_many.body', { params: { seconds: hit.retryAfter }, back: signInPage(interaction.uid) });
+        return message(reply, 429, locale, 'signin.too_many.title', 'signin.too_many.body', { params: { seconds: hit.retryAfter }, back: signInPage(interaction.uid, locale) });
       }
     }
     // Trimmed: " alice " is alice, as "ALICE" is; the password is taken as typed (credentials.ts).
@@ -299,7 +299,8 @@ ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</
     if (!interaction) return reply;
     const csrf = (request.body as { csrf?: unknown } | undefined)?.csrf;
     if (typeof csrf !== 'string' || !csrfValid(interaction.uid, csrf)) {
-      return message(reply, 403, localeOf(request, interaction.params), 'signin.refused.title', 'signin.refused.body', { back: signInPage(interaction.uid) });
+      const locale = localeOf(request, interaction.params);
+      return message(reply, 403, locale, 'signin.refused.title', 'signin.refused.body', { back: signInPage(interaction.uid, locale) });
     }
     return finish(request, reply, { error: 'access_denied', error_description: 'the user cancelled the sign-in' });
   });
