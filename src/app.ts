@@ -35,6 +35,9 @@ import { createLockouts } from './security/lockouts.ts';
 import { createRateLimiter, RATE_LIMIT_CHANNEL } from './security/rate-limits.ts';
 import { createClientsService } from './services/clients.ts';
 import { createUsersService } from './services/users.ts';
+import { loadBrand } from './pages/brand.ts';
+import { createPages } from './pages/views.ts';
+import { registerPages } from './http/pages.ts';
 
 export interface AppOptions {
   config: Config;
@@ -117,8 +120,11 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
 
   const refreshGrace = config.refreshTokenReuseGrace > 0 ? createRefreshGrace(pool, config.refreshTokenReuseGrace) : undefined;
 
+  // The end users' pages, in the configured brand (a logo file that cannot be used stops Keyhold here).
+  const pages = createPages(loadBrand(config.brand), config.issuer);
   const provider = createProvider({
     issuer: config.issuer,
+    pages,
     keys,
     models,
     clients: clientCache,
@@ -154,7 +160,7 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
   auditProviderEvents(provider, audit, { tokenEvents: config.audit.tokenEvents, addressOf });
 
   // A database outage: 503 with Retry-After, never a 500 (installed last, so inside the headers middleware).
-  installOutageAnswers(provider, logger);
+  installOutageAnswers(provider, logger, pages);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -199,8 +205,10 @@ export async function buildApp(options: AppOptions): Promise<Keyhold> {
     signinPerMinute: config.rateLimits.signin,
     audit,
     metrics,
+    pages,
   });
   await app.register(consoleRoutes, { issuer: config.issuer });
+  registerPages(app, { pages, issuer: config.issuer });
   await app.register(adminApi, {
     prefix: '/api/v1',
     provider,

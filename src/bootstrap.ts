@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { hashSecret } from './passwords.ts';
 import type { UsersRepo } from './repos/users.ts';
 import { ADMIN_ROLE } from './roles.ts';
+import { hashPassword, normalizeUsername } from './security/credentials.ts';
 
 
 /** Any constant distinct from the migration and key locks: serialises the first administrator's creation. */
@@ -15,12 +15,13 @@ const ADMIN_LOCK = 0x61646d696en; // "admin"
  */
 export async function ensureAdmin(
   users: UsersRepo,
-  { username, password }: { username: string; password: string | undefined },
+  { username: configured, password }: { username: string; password: string | undefined },
 ): Promise<{ created: boolean; generatedPassword?: string }> {
+  const username = normalizeUsername(configured);
   if (await users.anyWithRole(ADMIN_ROLE)) return { created: false };
   const generated = password ? undefined : randomBytes(18).toString('base64url');
   // Hashed before the lock is taken: an instance that loses the race discards it.
-  const passwordHash = await hashSecret(password || generated!);
+  const passwordHash = await hashPassword(password || generated!);
   const created = await users.transaction(async (db) => {
     await db.query('SELECT pg_advisory_xact_lock($1)', [ADMIN_LOCK.toString()]);
     if (await users.anyWithRole(ADMIN_ROLE, db)) return false;

@@ -51,6 +51,8 @@ export interface Config {
   readonly keyRotationDays: number;
   /** Seconds /readyz answers 503 on SIGTERM, while requests are still served, before the listener closes. */
   readonly shutdownDrainSeconds: number;
+  /** What the end users' pages show of the product: its name, an accent colour, a logo file (pages/brand.ts). */
+  readonly brand: { readonly name: string | undefined; readonly accent: string | undefined; readonly logoFile: string | undefined };
 }
 
 export class ConfigError extends Error {
@@ -125,6 +127,16 @@ const envSchema = z.object({
       return keys as Buffer[];
     })
     .optional(),
+  BRAND_NAME: z
+    .string()
+    .max(60, 'must be at most 60 characters')
+    .refine((v) => v.trim().length > 0 && !/\p{Cc}/u.test(v), 'must be a name without control characters')
+    .optional(),
+  BRAND_ACCENT: z
+    .string()
+    .regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, 'must be a colour as #rrggbb or #rgb, such as #3b5bdb')
+    .optional(),
+  BRAND_LOGO: z.string().optional(),
   METRICS_ALLOW: z
     .string()
     .transform((v, ctx) => {
@@ -179,5 +191,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     keyActivationDelay: e.KEY_ACTIVATION_DELAY,
     keyRotationDays: e.KEY_ROTATION_DAYS,
     shutdownDrainSeconds: e.SHUTDOWN_DRAIN_SECONDS,
+    brand: Object.freeze({ name: e.BRAND_NAME?.trim(), accent: e.BRAND_ACCENT, logoFile: e.BRAND_LOGO }),
   });
 }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { cspSource } from '../oidc/views.ts';
+import { pagePolicy } from '../pages/views.ts';
 
 /**
  * The headers every response carries, and those of every HTML page, whether Fastify or oidc-provider
@@ -24,23 +24,6 @@ function baseHeaders(issuer: string): Record<string, string> {
     'referrer-policy': 'no-referrer',
     ...(new URL(issuer).protocol === 'https:' ? { 'strict-transport-security': HSTS } : {}),
   };
-}
-
-/**
- * The Content-Security-Policy of a page that has none of its own: no script but the hashed ones, inline
- * styles (the pages' own), forms only to the issuer and to `formTarget`'s origin (the app a form ends
- * at: browsers apply form-action to the redirects that follow a submission), never framed.
- */
-function pagePolicy(issuer: string, options: { scriptHashes?: readonly string[]; formTarget?: string } = {}): string {
-  const scripts = options.scriptHashes?.length ? options.scriptHashes.join(' ') : "'none'";
-  return [
-    "default-src 'none'",
-    `script-src ${scripts}`,
-    "style-src 'unsafe-inline'",
-    `form-action ${new URL(issuer).origin}${cspSource(options.formTarget)}`,
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-  ].join('; ');
 }
 
 const isHtml = (contentType: unknown) => typeof contentType === 'string' && /^text\/html\b/i.test(contentType.trim());

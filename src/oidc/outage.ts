@@ -1,7 +1,7 @@
 import type Provider from 'oidc-provider';
 import { isDatabaseUnavailable, reportOutage, RETRY_AFTER_SECONDS } from '../db/unavailable.ts';
 import type { Logger } from '../logger.ts';
-import { unavailablePage } from './views.ts';
+import { providerLocale, type Pages } from '../pages/views.ts';
 
 /** What the token, introspection, revocation and userinfo endpoints answer while the database is unavailable. */
 const UNAVAILABLE_ERROR = {
@@ -23,7 +23,7 @@ const outages = new WeakMap<object, unknown>();
  *
  * Installed after the security headers middleware (app.ts), so the page gets a page's headers.
  */
-export function installOutageAnswers(provider: Provider, logger: Logger): void {
+export function installOutageAnswers(provider: Provider, logger: Logger, pages: Pages): void {
   provider.on('server_error', (ctx: object, err: unknown) => {
     if (isDatabaseUnavailable(err)) outages.set(ctx, err);
   });
@@ -48,7 +48,7 @@ export function installOutageAnswers(provider: Provider, logger: Logger): void {
     ctx.set('cache-control', 'no-store');
     if (page) {
       ctx.type = 'html';
-      ctx.body = unavailablePage();
+      ctx.body = pages.unavailable(providerLocale(ctx as never));
     } else {
       ctx.body = { ...UNAVAILABLE_ERROR };
     }

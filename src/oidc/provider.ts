@@ -14,11 +14,14 @@ import type { SecretVerifier } from './client-secrets.ts';
 import { installClientSecretCheck } from './engine/client-secret-check.ts';
 import { installHybridLocalhost } from './engine/hybrid-localhost.ts';
 import { installOfflineAccessConsent } from './engine/offline-access-consent.ts';
+import { installGrantErrors } from './grant-errors.ts';
 import { ID_TOKEN_TTL, SESSION_TTL } from './lifetimes.ts';
 import { installRefreshGrace, type RefreshGrace } from './refresh-grace.ts';
 import { recallUser } from './request-scope.ts';
 import type { createTokenThrottle } from './throttle.ts';
-import { cspSource, messagePage, page, unavailablePage } from './views.ts';
+import { chooseLocale, LOCALES } from '../pages/i18n.ts';
+import { appHome, escapeHtml, pagePolicy, providerLocale, type Back, type Pages } from '../pages/views.ts';
+import { installPagePolish } from './pages.ts';
 
 export interface ProviderDeps {
   issuer: string;
@@ -34,6 +37,8 @@ export interface ProviderDeps {
   refreshGrace?: RefreshGrace;
   trustProxy: boolean;
   logger: Logger;
+  /** The end users' pages: language, brand, layout. */
+  pages: Pages;
   /** Outermost provider middleware: names endpoints and counts token requests for the metrics (metrics.ts). */
   metricsMiddleware?: (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>;
 }
@@ -68,6 +73,21 @@ function hintMatchesSession(ctx: KoaContextWithOIDC): boolean {
   return accountId !== undefined && hint?.payload?.sub === accountId;
 }
 
+/**
+ * The way back to the app an error page was reached from: the URL it named when its client registered
+ * it, else the client's first registered web URL; nothing when the client is unknown.
+ */
+function backToApp(ctx: KoaContextWithOIDC): Back | undefined {
+  const client = ctx.oidc?.client;
+  if (!client) return undefined;
+  const params = (ctx.oidc.params ?? {}) as Record<string, unknown>;
+  const named = [params['redirect_uri'], params['post_logout_redirect_uri']].find(
+    (uri): uri is string => typeof uri === 'string' && (client.redirectUriAllowed(uri) || client.postLogoutRedirectUriAllowed(uri)),
+  );
+  const home = appHome(named) ?? client.redirectUris?.map((uri) => appHome(uri)).find(Boolean);
+  return home ? { href: home, app: client.clientName } : undefined;
+}
+
 export function createProvider(deps: ProviderDeps): Provider {
   /** A token is worth something only while its client, and its user if it has one, still exist and are enabled. */
   async function tokenStillBacked(ctx: KoaContextWithOIDC, token: { clientId?: string; accountId?: string; kind: string }): Promise<boolean> {
@@ -98,7 +118,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     //   the access token, store the refresh token (only with offline_access).
     // - refresh: 4: find the refresh token (with grant and user), consume it (rotation), store the new
     //   one, store the access token; with REFRESH_TOKEN_REUSE_GRACE, a fifth keeps the answer (refresh-grace.ts).
-    // Failed requests cost one more each, counting them (throttle.ts); successful ones nothing.
+    // Failed requests cost one more each, counting them (throttle.ts); successful ones nothing. An
+    // unknown code or refresh token costs one more again, telling an expired one apart (grant-errors.ts).
     adapter: createAdapterFactory({ models: deps.models, clients: deps.clients }),
     clients: [
       {
@@ -160,39 +181,56 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         logoutSource: async (ctx, form) => {
           ctx.type = 'html';
+          const locale = providerLocale(ctx);
+          const t = (key: string, params?: Record<string, string>) => escapeHtml(deps.pages.t(locale, key, params));
+          const target = ctx.oidc.params?.['post_logout_redirect_uri'] as string | undefined;
+          // The answer to the form (oidc/pages.ts) speaks the language this page does: the engine keeps no ui_locales.
+          form = form.replace('</form>', `<input type="hidden" name="ui_locales" value="${locale}"></form>`);
           // A valid id_token_hint for the signed-in user shows the request comes from an app that user
           // signed in to: sign out without asking (as Keycloak and Hydra do). Otherwise, ask.
           if (hintMatchesSession(ctx)) {
             // The engine's form is used as it is; the button that submits it lives outside it (form=...).
             const script = "document.addEventListener('DOMContentLoaded', function () { document.getElementById('keyhold-logout').click(); });";
             const hash = createHash('sha256').update(script).digest('base64');
-            const target = cspSource(ctx.oidc.params?.['post_logout_redirect_uri'] as string | undefined);
-            ctx.set(
-              'content-security-policy',
-              `default-src 'none'; script-src 'sha256-${hash}'; style-src 'unsafe-inline'; form-action 'self'${target}; frame-ancestors 'none'; base-uri 'none'`,
-            );
-            ctx.body = page(
-              'Signing out',
-              `<h1>Signing out</h1>
+            ctx.set('content-security-policy', pagePolicy(deps.issuer, { scriptHashes: [`'sha256-${hash}'`], formTarget: target }));
+            ctx.body = deps.pages.page(
+              locale,
+              deps.pages.t(locale, 'signout.signing_out'),
+              `<h1>${t('signout.signing_out')}</h1>
 ${form}
-<noscript><p>Continue to finish signing out.</p></noscript>
-<button type="submit" form="op.logoutForm" name="logout" value="yes" id="keyhold-logout">Continue</button>
+<noscript><p>${t('signout.continue_hint')}</p></noscript>
+<button type="submit" form="op.logoutForm" name="logout" value="yes" id="keyhold-logout">${t('signout.continue')}</button>
 <script>${script}</script>`,
             );
             return;
           }
-          ctx.body = page(
-            'Sign out',
-            `<h1>Sign out</h1>
-<p>Do you want to sign out of Keyhold?</p>
+          // Who asks and who would be signed out, so nobody signs out of the wrong thing.
+          const app = ctx.oidc.client?.clientName;
+          const accountId = ctx.oidc.session?.accountId;
+          const user = accountId ? await deps.users.findById(accountId) : undefined;
+          ctx.body = deps.pages.page(
+            locale,
+            deps.pages.t(locale, 'signout.title'),
+            `<h1>${t('signout.title')}</h1>
+${app ? `<p>${t('signout.asked_by', { app })}</p>` : ''}
+${user ? `<p>${t('signout.account', { user: user.username })}</p>` : ''}
+<p>${t('signout.question')}</p>
 ${form}
-<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>Yes, sign me out</button>
-<button type="submit" form="op.logoutForm" class="secondary">No, stay signed in</button>`,
+<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>${t('signout.yes')}</button>
+<button type="submit" form="op.logoutForm" class="secondary">${t('signout.no')}</button>`,
           );
         },
+        // Reached after a sign-out without a logout URL, or opened directly: it says "signed out" only
+        // when no session is left in this browser.
         postLogoutSuccessSource: async (ctx) => {
           ctx.type = 'html';
-          ctx.body = messagePage('Signed out', 'You have been signed out. You can close this window.');
+          // ui_locales in the query: the sign-out page's language, carried by oidc/pages.ts.
+          const locale = chooseLocale(ctx.query['ui_locales'], ctx.get('accept-language'));
+          const session = await ctx.oidc.provider.Session.get(ctx);
+          const user = session.accountId ? await deps.users.findById(session.accountId) : undefined;
+          ctx.body = user
+            ? deps.pages.message(locale, { title: deps.pages.t(locale, 'signout.stayed.title'), text: deps.pages.t(locale, 'signout.stayed.body', { user: user.username }) })
+            : deps.pages.message(locale, { title: deps.pages.t(locale, 'signout.done.title'), text: deps.pages.t(locale, 'signout.done.body') });
         },
       },
     },
@@ -243,10 +281,20 @@ ${form}
       return grant;
     },
     renderError: async (ctx, out, error) => {
+      // The address a finished sign-in resumed at, opened again (Back past a form_post page): not the app's
+      // fault. The sign-in page's own address says whether this browser finished it, or that it expired.
+      const uid = (ctx as { params?: { uid?: unknown } }).params?.uid;
+      if (ctx.oidc?.route === 'resume' && error instanceof errors.SessionNotFound && typeof uid === 'string') {
+        ctx.status = 303;
+        ctx.set('cache-control', 'no-store');
+        ctx.redirect(`${issuerOrigin}${INTERACTION_PATH}/${encodeURIComponent(uid)}`);
+        return;
+      }
+      const locale = providerLocale(ctx);
       // A database outage: the unavailable page, answered 503 and logged by oidc/outage.ts.
       if (isDatabaseUnavailable(error)) {
         ctx.type = 'html';
-        ctx.body = unavailablePage();
+        ctx.body = deps.pages.unavailable(locale);
         return;
       }
       if ((error as { statusCode?: number }).statusCode === undefined || (error as { statusCode: number }).statusCode >= 500) {
@@ -254,11 +302,12 @@ ${form}
       }
       ctx.type = 'html';
       const signingOut = ctx.oidc?.route?.startsWith('end_session') === true;
-      ctx.body = messagePage(
-        signingOut ? 'Sign-out could not continue' : 'Sign-in could not continue',
-        'The application sent a request Keyhold cannot accept. Go back to the application and try again; if it keeps happening, tell its administrator.',
-        `${out.error}${out.error_description ? `: ${out.error_description}` : ''}`,
-      );
+      ctx.body = deps.pages.message(locale, {
+        title: deps.pages.t(locale, signingOut ? 'error.request.signout_title' : 'error.request.signin_title'),
+        text: deps.pages.t(locale, 'error.request.body'),
+        detail: `${out.error}${out.error_description ? `: ${out.error_description}` : ''}`,
+        back: backToApp(ctx),
+      });
     },
     // Browsers send Origin on same-origin POSTs too: Keyhold's own pages (the console) are always
     // allowed; other origins only when the client lists them (authorization-code browser apps).
@@ -269,6 +318,8 @@ ${form}
     },
     discovery: {
       service_documentation: undefined,
+      // The languages of the pages (ui_locales picks one; pages/i18n.ts).
+      ui_locales_supported: [...LOCALES],
     },
     conformIdTokenClaims: true,
     // POST at the authorization endpoint is served by src/http/provider-mount.ts (as a GET): the provider's
@@ -286,7 +337,10 @@ ${form}
   installClientSecretCheck(provider, deps.throttle.guardSecretCheck(deps.secrets.verify));
   if (deps.metricsMiddleware) provider.use(deps.metricsMiddleware);
   provider.use(deps.throttle.middleware());
+  // Outside the grace, so a replay it answers is not reported as refused.
+  installGrantErrors(provider, { logger: deps.logger, models: deps.models });
   if (deps.refreshGrace) installRefreshGrace(provider, deps.refreshGrace);
+  installPagePolish(provider, { pages: deps.pages, users: deps.users, issuer: deps.issuer });
 
   // oidc-provider answers a grant type the client may not use with invalid_request; RFC 6749 says
   // unauthorized_client (e.g. a refresh after allowRefreshToken was turned off: the clients repository
@@ -311,8 +365,13 @@ ${form}
     ctx.set('cache-control', 'no-store');
     if (ctx.accepts('json', 'html') !== 'html') ctx.body = out;
     else {
+      const locale = providerLocale(ctx);
       ctx.type = 'html';
-      ctx.body = messagePage('Sign-out could not continue', 'The application sent a request Keyhold cannot accept. Go back to the application and try again.', `${out.error}: ${out.error_description}`);
+      ctx.body = deps.pages.message(locale, {
+        title: deps.pages.t(locale, 'error.request.signout_title'),
+        text: deps.pages.t(locale, 'error.request.body'),
+        detail: `${out.error}: ${out.error_description}`,
+      });
     }
   });
 

@@ -240,6 +240,15 @@ export function createProviderModelsRepo(pool: Pool) {
       await db.query('DELETE FROM oidc_payloads WHERE client_id = $1', [clientId]);
     },
 
+    /** True when the row is this client's and expired but not yet swept (to tell "expired" from "unknown"). */
+    async isExpiredFor(model: string, key: string, clientId: string): Promise<boolean> {
+      const { rowCount } = await pool.query(
+        'SELECT 1 FROM oidc_payloads WHERE model = $1 AND id = $2 AND client_id = $3 AND expires_at <= now()',
+        [model, key, clientId],
+      );
+      return (rowCount ?? 0) > 0;
+    },
+
     /** Deletes up to `batch` expired rows; returns how many went. */
     async deleteExpired(batch = 1000): Promise<number> {
       const { rowCount } = await pool.query(

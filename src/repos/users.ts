@@ -123,6 +123,16 @@ export function createUsersRepo(pool: Pool) {
       return r ? { user: toUser(r), passwordHash: r.password_hash } : undefined;
     },
 
+    /**
+     * Replaces a password hash made from a password as typed by one of its normalised form, found at
+     * sign-in. Only while the hash is still `from` (a password changed meanwhile stays), and neither
+     * version nor updated_at moves: the password is the same, so the user has not changed.
+     */
+    async replacePasswordHash(id: string, from: string, to: string, db: Queryable = pool): Promise<boolean> {
+      const { rowCount } = await db.query('UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2', [id, from, to]);
+      return rowCount === 1;
+    },
+
     /** Keyset pagination by (created_at, id), in index order, as for clients. */
     async list({ search, limit = 50, after }: { search?: string; limit?: number; after?: { createdAt: Date; id: string } } = {}): Promise<User[]> {
       // search: a LIKE pattern, its wildcards escaped, found in the username, email or name whatever the case.

@@ -1,5 +1,6 @@
 import { digest } from '../crypto/digest.ts';
 import type { Pool, Queryable } from '../db/pool.ts';
+import { usernameKey } from './credentials.ts';
 
 export interface LockoutPolicy {
   /** Consecutive failures that lock an account. */
@@ -16,9 +17,12 @@ export interface LockState {
   lockedUntil: Date | undefined;
 }
 
-/** Usernames are unique whatever their case; the counters are filed under the digest of the lower-cased name. */
+/**
+ * Usernames are unique whatever their case; the counters are filed under the digest of the trimmed,
+ * lower-cased name, so " Alice " and "alice" count as one name, as they sign in as one user.
+ */
 function usernameDigest(username: string): string {
-  return digest(username.toLowerCase());
+  return digest(usernameKey(username));
 }
 
 /**

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import type { PoolClient } from '../db/pool.ts';
 import { conflict, notFound, preconditionFailed, type FieldProblem } from '../errors.ts';
-import { hashSecret } from '../passwords.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
 import { UsernameTakenError, type User, type UsersRepo } from '../repos/users.ts';
 import { ADMIN_ROLE, USER_ROLES } from '../roles.ts';
+import { hashPassword } from '../security/credentials.ts';
 import type { Lockouts } from '../security/lockouts.ts';
 import type { AuditEventType, AuditTrail } from '../audit.ts';
 import { changedFields, type AuditContext } from './audit-context.ts';
@@ -141,10 +141,13 @@ export function createUsersService({ users, models, lockouts, audit }: UsersServ
   }
 
   return {
-    /** Creates a user; usernames are unique whatever their case (409 otherwise). Passwords are stored as argon2id hashes. */
+    /**
+     * Creates a user; usernames are unique whatever their case (409 otherwise), stored as given. Passwords
+     * are stored as argon2id hashes of their NFC form.
+     */
     async create(body: unknown, by: AuditContext): Promise<UserView> {
       const input = parseBody(createSchema, body, 'create');
-      const passwordHash = input.password === undefined ? null : await hashSecret(input.password);
+      const passwordHash = input.password === undefined ? null : await hashPassword(input.password);
       try {
         const user = await users.transaction(async (db) => {
           const created = await users.create({
@@ -199,7 +202,7 @@ export function createUsersService({ users, models, lockouts, audit }: UsersServ
       if (!(await users.findById(id))) throw notFoundUser(id);
       const { password, ...changes } = parseBody(updateSchema, body, 'update');
       // Hashed before the transaction: it holds its locks for a few statements, not for an argon2id hash.
-      const passwordHash = password === undefined ? undefined : await hashSecret(password);
+      const passwordHash = password === undefined ? undefined : await hashPassword(password);
       // What would leave an enabled administrator without the role or disabled.
       const endsAdmin = changes.disabled === true || (changes.roles !== undefined && !changes.roles.includes(ADMIN_ROLE));
       const user = await users.transaction(async (db) => {

@@ -5,6 +5,7 @@ import { apiFor, clientCredentials } from '../helpers/admin.ts';
 import { startTestApp } from '../helpers/app.ts';
 import { createTestDatabase } from '../helpers/db.ts';
 import { post } from '../helpers/flow.ts';
+import { verifySecret } from '../../src/passwords.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const node = join(root, 'node_modules', '.bin', 'node');
@@ -149,4 +150,10 @@ t.test('users create prints what POST /api/v1/users answers', async (t) => {
   const short = await cli(db.url, ['users', 'create', '--username', 'bob', '--password-stdin'], 'short\n');
   t.equal(short.code, 1);
   t.match(short.stderr, /the password: must be at least 8 characters/);
+  // A password piped in NFD (as some systems compose accents) is hashed in NFC, as the sign-in form checks it.
+  const nfd = 'cre\u0300me bru\u0302le\u0301e';
+  const carol = await cli(db.url, ['users', 'create', '--username', 'carol', '--password-stdin'], `${nfd}\n`);
+  t.equal(carol.code, 0, carol.stderr);
+  const { rows } = await db.pool.query<{ password_hash: string }>("SELECT password_hash FROM users WHERE username = 'carol'");
+  t.ok(await verifySecret(rows[0]!.password_hash, nfd.normalize('NFC')), 'the CLI hashes the NFC form');
 });

@@ -48,3 +48,19 @@ t.test('instances starting together on an empty database: exactly one creates th
     t.ok(await verifySecret(rows[0]!.password_hash, created[0]!.generatedPassword!), 'with the password that was printed');
   }
 });
+
+t.test('the first administrator: the name trimmed, the password hashed in NFC', async (t) => {
+  const db = await createTestDatabase(t);
+  const users = createUsersRepo(db.pool);
+  const nfd = 'se\u0301same ouvre-toi';
+  t.same(await ensureAdmin(users, { username: ' Root ', password: nfd }), { created: true });
+  const stored = await users.findCredentials('root');
+  t.equal(stored?.user.username, 'Root', 'stored trimmed, its case kept');
+  t.ok(await verifySecret(stored!.passwordHash!, nfd.normalize('NFC')), 'the hash is of the NFC form');
+
+  // A user of that name in another case is promoted, not created beside it.
+  await users.update(stored!.user.id, { disabled: true });
+  t.same(await ensureAdmin(users, { username: 'ROOT', password: 'another-configured-password' }), { created: true });
+  const { rows } = await db.pool.query<{ username: string; disabled: boolean }>('SELECT username, disabled FROM users');
+  t.same(rows, [{ username: 'Root', disabled: false }]);
+});

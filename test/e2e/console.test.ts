@@ -435,7 +435,9 @@ t.test('the Users page: add, disable, reset a password', async (t) => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ username: 'ada', password, csrf }).toString(),
     });
-  t.equal((await post('first password, long enough')).status, 401, 'the old password is refused');
+  const old = await post('first password, long enough');
+  t.equal(old.status, 303);
+  t.match(old.headers.get('location'), /\/interaction\/[^/]+$/, 'the old password is refused: back to the sign-in page');
   t.equal((await post('second password, long enough')).status, 303, 'the new password signs in');
   t.same(problems, [], 'no script errors or CSP violations');
 });

@@ -219,9 +219,9 @@ t.test('authorization endpoint', async (t) => {
   t.test("the sign-in page lets its form lead back to the app (CSP form-action covers the redirect)", async (t) => {
     const { challenge } = pkce();
     const cases: Array<[string, string, string]> = [
-      [web.id, 'https://app.example.com/callback', "form-action 'self' https://app.example.com;"],
-      [native.id, 'http://127.0.0.1:49152/callback', "form-action 'self' http://127.0.0.1:49152;"],
-      [native.id, 'com.example.app:/callback', "form-action 'self' com.example.app:;"],
+      [web.id, 'https://app.example.com/callback', `form-action ${kh.origin} https://app.example.com;`],
+      [native.id, 'http://127.0.0.1:49152/callback', `form-action ${kh.origin} http://127.0.0.1:49152;`],
+      [native.id, 'com.example.app:/callback', `form-action ${kh.origin} com.example.app:;`],
     ];
     for (const [clientId, redirectUri, expected] of cases) {
       const params = { ...base({ response_type: 'code' }), client_id: clientId, redirect_uri: redirectUri, code_challenge: challenge, code_challenge_method: 'S256' };

@@ -43,3 +43,35 @@ export function loginForm(html: string): { action: string; csrf: string } {
   if (!action || !csrf) throw new Error(`no sign-in form in the page:\n${html.slice(0, 500)}`);
   return { action: action.replace(/&amp;/g, '&'), csrf };
 }
+
+/** What posting the sign-in form led to. */
+export interface SignInAttempt {
+  /** The POST's status: 303 either way (a refusal redirects back to the sign-in page), 429, 403... */
+  status: number;
+  /** Refused: sent back to the sign-in page (Post/Redirect/Get), whose page is `html`. */
+  refused: boolean;
+  /** Where the POST redirected to. */
+  location: string | null;
+  /** The page shown in the end: the sign-in page again after a refusal, else the POST's own answer. */
+  html: string;
+  headers: Headers;
+}
+
+/**
+ * Posts the sign-in form as a browser would and, when Keyhold sends the browser back to the sign-in
+ * page, follows that redirect (the page saying why is a GET, so Back and reload post nothing again).
+ */
+export async function postSignIn(agent: Agent, action: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<SignInAttempt> {
+  const response = await agent.fetch(action, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(fields).toString(),
+  });
+  const location = response.headers.get('location');
+  const back = location ? new URL(location, action) : undefined;
+  const refused = response.status === 303 && back !== undefined && /^\/interaction\/[^/]+$/.test(back.pathname);
+  if (!refused) return { status: response.status, refused, location, html: await response.text(), headers: response.headers };
+  await response.arrayBuffer();
+  const page = await agent.fetch(back!.href, { headers });
+  return { status: response.status, refused, location, html: await page.text(), headers: response.headers };
+}

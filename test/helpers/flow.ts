@@ -60,7 +60,7 @@ async function outcome(response: Response, url: string, origin: string): Promise
   }
   const html = await response.text();
   const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1];
-  if (response.status < 300 && action && html.includes('Submitting Callback')) {
+  if (response.status < 300 && action && html.includes('id="keyhold-continue"')) {
     return { via: 'form_post', target: action.replace(/&amp;/g, '&'), params: hiddenInputs(html), status: response.status, html };
   }
   return { via: 'page', target: url, params: new URLSearchParams(), status: response.status, html };

@@ -58,7 +58,10 @@ t.test('every HTML page a browser can reach', async (t) => {
     checkPage(t, 'sign-in page', signIn.response, { status: 200 });
     const { action, csrf } = loginForm(html);
     const wrongPassword = await agent.fetch(action, formBody({ username, password: 'not it at all', csrf }));
-    checkPage(t, 'wrong password', wrongPassword, { status: 401 });
+    t.equal(wrongPassword.status, 303, 'a wrong password is sent back to the sign-in page (Post/Redirect/Get)');
+    const again = await agent.fetch(new URL(wrongPassword.headers.get('location')!, action).href);
+    checkPage(t, 'wrong password', again, { status: 200 });
+    t.match(await again.text(), /Incorrect username or password/);
     const badCsrf = await agent.fetch(action, formBody({ username, password, csrf: 'x'.repeat(43) }));
     checkPage(t, 'sign-in error page (bad CSRF)', badCsrf, { status: 403 });
     const expired = await new Agent().fetch(`${kh.origin}/interaction/no-such-interaction`);
@@ -109,7 +112,7 @@ t.test('every HTML page a browser can reach', async (t) => {
       headers: { accept: 'text/html' },
     });
     const own = checkPage(t, 'sign-out with a hint', hinted, { status: 200 });
-    t.match(own, /^default-src 'none'; script-src 'sha256-[^']+'; style-src 'unsafe-inline'; form-action 'self' https:\/\/app\.example\.com;/, 'the page keeps its own policy');
+    t.match(own, new RegExp(`^default-src 'none'; script-src 'sha256-[^']+'; style-src 'unsafe-inline'; img-src 'self'; form-action ${kh.origin} https://app\\.example\\.com;`), 'the page keeps its own policy');
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(await hinted.text())![1]!;
 
     const confirmed = await agent.fetch(`${kh.issuer}/session/end/confirm`, formBody({ xsrf, logout: 'yes' }));

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import t from 'tap';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { Agent, loginForm } from '../helpers/browserless.ts';
+import { Agent, loginForm, postSignIn } from '../helpers/browserless.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 
 /** Starts an authorization request and returns the agent sitting on the sign-in page. */
@@ -47,13 +47,14 @@ t.test('the sign-in page', async (t) => {
 
   t.test('a wrong password and an unknown user get the same message', async (t) => {
     const wrong = await openSignIn(kh, client.id);
-    const r1 = await post(wrong.agent, new URL(wrong.action, kh.origin).href, { username, password: 'nope-nope', csrf: wrong.csrf });
+    const r1 = await postSignIn(wrong.agent, new URL(wrong.action, kh.origin).href, { username, password: 'nope-nope', csrf: wrong.csrf });
     const unknown = await openSignIn(kh, client.id);
-    const r2 = await post(unknown.agent, new URL(unknown.action, kh.origin).href, { username: 'nobody-here', password: 'nope-nope', csrf: unknown.csrf });
-    t.equal(r1.status, 401);
-    t.equal(r2.status, 401);
+    const r2 = await postSignIn(unknown.agent, new URL(unknown.action, kh.origin).href, { username: 'nobody-here', password: 'nope-nope', csrf: unknown.csrf });
+    t.ok(r1.refused && r2.refused, 'both are sent back to the sign-in page');
+    t.equal(r1.status, 303);
+    t.equal(r2.status, 303);
     const message = (html: string) => /<p class="error"[^>]*>([^<]+)<\/p>/.exec(html)?.[1];
-    const [m1, m2] = [message(await r1.text()), message(await r2.text())];
+    const [m1, m2] = [message(r1.html), message(r2.html)];
     t.equal(m1, 'Incorrect username or password.');
     t.equal(m1, m2, 'no way to tell which usernames exist');
   });
@@ -62,8 +63,9 @@ t.test('the sign-in page', async (t) => {
     const disabled = await createUser(kh.users);
     await kh.users.update(disabled.user.id, { disabled: true });
     const s = await openSignIn(kh, client.id);
-    const r = await post(s.agent, new URL(s.action, kh.origin).href, { username: disabled.username, password: disabled.password, csrf: s.csrf });
-    t.equal(r.status, 401);
+    const r = await postSignIn(s.agent, new URL(s.action, kh.origin).href, { username: disabled.username, password: disabled.password, csrf: s.csrf });
+    t.ok(r.refused);
+    t.match(r.html, /Incorrect username or password/);
   });
 
   t.test('a missing or forged CSRF token is refused and signs nobody in', async (t) => {

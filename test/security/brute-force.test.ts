@@ -4,7 +4,7 @@ import t from 'tap';
 import { adminToken } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { runCli } from '../helpers/cli.ts';
-import { Agent, loginForm } from '../helpers/browserless.ts';
+import { Agent, loginForm, postSignIn } from '../helpers/browserless.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { codeRequest } from '../helpers/flow.ts';
 
@@ -22,20 +22,16 @@ async function openSignIn(kh: TestApp, clientId: string, headers: Record<string,
   return { agent, action: new URL(form.action, kh.origin).href, csrf: form.csrf };
 }
 
-/** One sign-in attempt on a fresh sign-in page: status, page, and how long the post took. */
+/** One sign-in attempt on a fresh sign-in page: what it led to, and how long the post took. */
 async function attempt(kh: TestApp, clientId: string, username: string, password: string, headers: Record<string, string> = {}) {
   const page = await openSignIn(kh, clientId, headers);
   const started = performance.now();
-  const response = await page.agent.fetch(page.action, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
-    body: new URLSearchParams({ username, password, csrf: page.csrf }).toString(),
-  });
-  const ms = performance.now() - started;
-  const html = await response.text();
-  return { status: response.status, html, ms, headers: response.headers, location: response.headers.get('location') };
+  const result = await postSignIn(page.agent, page.action, { username, password, csrf: page.csrf }, headers);
+  return { ...result, ms: performance.now() - started };
 }
 
+/** Signed in: sent on to the authorization endpoint, not back to the sign-in page. */
+const signedIn = (r: { status: number; refused: boolean }) => r.status === 303 && !r.refused;
 const errorText = (html: string) => /<p class="error"[^>]*>(.*?)<\/p>/s.exec(html)?.[1];
 const LOCK_HINT = /Too many failed attempts/;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -47,16 +43,16 @@ t.test('an account locks after consecutive failures, and unlocks by itself', asy
 
   for (let i = 1; i <= 2; i++) {
     const r = await attempt(kh, client.id, username, 'wrong-password');
-    t.equal(r.status, 401, `failure ${i}: refused`);
+    t.ok(r.refused, `failure ${i}: refused`);
     t.notMatch(r.html, LOCK_HINT, `failure ${i}: no lock yet`);
   }
   const third = await attempt(kh, client.id, username, 'wrong-password');
-  t.equal(third.status, 401);
+  t.ok(third.refused);
   t.match(third.html, LOCK_HINT, 'the failure that reaches the threshold locks, and says to try later');
 
   const right = await attempt(kh, client.id, username, password);
-  t.equal(right.status, 401, 'while locked, even the right password is refused');
-  t.equal(errorText(right.html)?.split('<br>')[0], 'Incorrect username or password.', 'with the same message as a wrong password');
+  t.ok(right.refused, 'while locked, even the right password is refused');
+  t.equal(errorText(right.html)?.replace(/ Too many failed attempts.*/, ''), 'Incorrect username or password.', 'with the same message as a wrong password');
   t.match(right.html, LOCK_HINT);
   const { rows: [during] } = await kh.db.pool.query('SELECT failures FROM signin_failures');
   t.equal(during.failures, 3, 'attempts while locked change nothing');
@@ -68,8 +64,8 @@ t.test('an account locks after consecutive failures, and unlocks by itself', asy
   t.ok(doubled!.seconds > 2.9 && doubled!.seconds <= 3.01, `the next lock is doubled, up to the cap (${doubled!.seconds} s)`);
 
   await sleep(3100);
-  const signedIn = await attempt(kh, client.id, username, password);
-  t.equal(signedIn.status, 303, 'once the lock ends, the right password signs in');
+  const unlockedByTime = await attempt(kh, client.id, username, password);
+  t.ok(signedIn(unlockedByTime), 'once the lock ends, the right password signs in');
   const { rowCount } = await kh.db.pool.query('SELECT 1 FROM signin_failures');
   t.equal(rowCount, 0, 'and a success resets the count');
 
@@ -93,15 +89,15 @@ t.test('a locked account and a wrong password look the same: page, status and ti
     const w = await attempt(kh, client.id, open.username, 'wrong-password');
     // Reset the open account so that it never locks during the comparison.
     await kh.db.pool.query('DELETE FROM signin_failures WHERE failures < 2');
-    t.equal(l.status, 401);
-    t.equal(w.status, 401);
+    t.ok(l.refused);
+    t.ok(w.refused);
     lockedTries.push(l.ms);
     wrongTries.push(w.ms);
     lockedPage = l.html;
     wrongPage = w.html;
   }
   const strip = (html: string) => html.replace(/name="csrf" value="[^"]+"/g, '').replace(/\/interaction\/[^/"]+\//g, '/interaction/UID/').replace(/value="[a-z-]+-user"/, '');
-  t.equal(strip(lockedPage).replace(/<br>Too many failed attempts[^<]*/, ''), strip(wrongPage), 'the same page, apart from the hint');
+  t.equal(strip(lockedPage).replace(/ Too many failed attempts[^<]*/, ''), strip(wrongPage), 'the same page, apart from the hint');
   // The locked path does the same work (an argon2id verification against a dummy hash); without it, it
   // would answer in a fraction of the time. The bound is loose: it tells "same work" from "no work".
   const [l, w] = [median(lockedTries), median(wrongTries)];
@@ -127,7 +123,7 @@ t.test('sign-in posts beyond the per-address limit answer 429 with Retry-After, 
 
   for (let i = 0; i < 4; i++) {
     const r = await attempt(kh, client.id, `guess-${i}`, 'wrong-password', from('203.0.113.7'));
-    t.equal(r.status, 401);
+    t.ok(r.refused);
   }
   const limited = await attempt(kh, client.id, username, password, from('203.0.113.7'));
   t.equal(limited.status, 429, 'the fifth post in the minute is refused, even with the right password');
@@ -141,7 +137,7 @@ t.test('sign-in posts beyond the per-address limit answer 429 with Retry-After, 
   t.equal(spoofed.status, 429, 'an address the client wrote into X-Forwarded-For itself changes nothing: the proxy-seen one counts');
 
   const other = await attempt(kh, client.id, username, password, from('203.0.113.8'));
-  t.equal(other.status, 303, 'another address is not limited');
+  t.ok(signedIn(other), 'another address is not limited');
   const { rows } = await kh.db.pool.query<{ count: string }>("SELECT count(*) FROM signin_failures");
   t.equal(Number(rows[0]!.count), 4, 'the refused posts counted no failure against any name (only the four guesses did)');
 });
@@ -167,7 +163,7 @@ t.test('an administrator sees a lock and ends it, through the admin API or the C
   const unlocked = await api('POST', `/users/${user.id}/unlock`);
   t.equal(unlocked.status, 200);
   t.equal(unlocked.body.lockedUntil, null);
-  t.equal((await attempt(kh, client.id, username, password)).status, 303, 'the user signs in at once');
+  t.ok(signedIn((await attempt(kh, client.id, username, password))), 'the user signs in at once');
   t.equal((await api('POST', '/users/00000000-0000-4000-8000-000000000000/unlock')).status, 404, 'an unknown user is a 404');
 
   await lock();
@@ -176,7 +172,7 @@ t.test('an administrator sees a lock and ends it, through the admin API or the C
   t.equal(JSON.parse(viaCli.stdout).lockedUntil, null, 'the CLI prints what the API answers');
   const { rows: unlocks } = await kh.db.pool.query<{ actor: { kind: string } }>("SELECT actor FROM audit_events WHERE type = 'user.unlocked' ORDER BY id");
   t.same(unlocks.map((r) => r.actor.kind), ['client', 'cli'], 'each unlock is in the audit trail, with who did it');
-  t.equal((await attempt(kh, client.id, username, password)).status, 303);
+  t.ok(signedIn((await attempt(kh, client.id, username, password))));
   const missing = await runCli(kh.db.url, ['users', 'unlock', 'not-a-user']);
   t.equal(missing.code, 1);
   t.match(missing.stderr, /there is no user with id "not-a-user"/);
@@ -189,11 +185,11 @@ t.test('two instances share one sign-in allowance per address, and one lockout p
   const { client } = await createClient(a.clients);
   const { username } = await createUser(a.users);
 
-  t.equal((await attempt(a, client.id, username, 'wrong-1')).status, 401);
-  t.equal((await attempt(b, client.id, username, 'wrong-2')).status, 401);
+  t.ok((await attempt(a, client.id, username, 'wrong-1')).refused);
+  t.ok((await attempt(b, client.id, username, 'wrong-2')).refused);
   const third = await attempt(a, client.id, username, 'wrong-3');
   t.match(third.html, LOCK_HINT, 'failures at either instance count against the one name');
-  t.equal((await attempt(b, client.id, 'someone-else', 'wrong')).status, 401);
+  t.ok((await attempt(b, client.id, 'someone-else', 'wrong')).refused);
   const fifth = await attempt(a, client.id, 'someone-else', 'wrong');
   t.equal(fifth.status, 429, 'the fifth post from the address, across both instances, is refused');
   t.ok(Number(fifth.headers.get('retry-after')) >= 1, 'with Retry-After');

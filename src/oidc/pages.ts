@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import type { UsersRepo } from '../repos/users.ts';
+import { chooseLocale } from '../pages/i18n.ts';
+import { escapeHtml, pagePolicy, providerLocale, type Pages } from '../pages/views.ts';
+
+/**
+ * The provider answers no configuration option renders: the self-submitting form_post page (the
+ * engine's own is unstyled English text without JavaScript), the answer to "No, stay signed in" on the
+ * sign-out page (the engine redirects to the app exactly as for "Yes", so neither the app nor the user
+ * could tell), and a path it does not route (Koa's bare "Not Found"). Each is rewritten after the engine
+ * has answered, from what it decided.
+ */
+
+/** The cookie the sign-in pages leave once a sign-in finished (http/interaction/routes.ts). */
+const SIGNED_IN_MARKER = 'keyhold_signed_in=; Path=/interaction/; Max-Age=0; HttpOnly; SameSite=Lax';
+
+/** The engine's form_post page: its form's action and hidden inputs, as it escaped them. */
+const FORM = /<form method="post" action="([^"]*)">/;
+const INPUT = /<input type="hidden" name="([^"]*)" value="([^"]*)"\/>/g;
+
+const SUBMIT = "document.addEventListener('DOMContentLoaded', function () { document.getElementById('keyhold-continue').click(); });";
+const SUBMIT_HASH = `'sha256-${createHash('sha256').update(SUBMIT).digest('base64')}'`;
+
+export function installPagePolish(provider: Provider, { pages, users, issuer }: { pages: Pages; users: Pick<UsersRepo, 'findById'>; issuer: string }): void {
+  provider.use(async (ctx, next) => {
+    await next();
+    const locale = providerLocale(ctx as KoaContextWithOIDC);
+    // An address below an endpoint that the engine does not route (/token/x): Keyhold's 404, not Koa's text.
+    if (ctx.status === 404 && (ctx.body === undefined || ctx.body === null)) {
+      ctx.set('cache-control', 'no-store');
+      if (ctx.method === 'GET' && ctx.accepts('json', 'html') === 'html') {
+        ctx.type = 'html';
+        ctx.set('content-security-policy', pagePolicy(issuer));
+        ctx.set('x-frame-options', 'DENY');
+        ctx.body = pages.message(locale, { title: pages.t(locale, 'error.not_found.title'), text: pages.t(locale, 'error.not_found.body') });
+      } else {
+        ctx.type = 'application/problem+json';
+        ctx.body = JSON.stringify({ type: 'about:blank', title: 'Not found', status: 404, detail: `there is no ${ctx.method} ${ctx.path}` });
+      }
+      ctx.status = 404;
+      return;
+    }
+    const oidc = (ctx as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
+    if (!oidc) return;
+
+    if (oidc.route === 'end_session_confirm' && ctx.status === 303) {
+      // The sign-out page's language, posted with its form (the engine keeps no ui_locales).
+      const asked = chooseLocale((oidc.body as { ui_locales?: unknown } | undefined)?.ui_locales, ctx.get('accept-language'));
+      if (oidc.params?.['logout']) {
+        ctx.append('set-cookie', SIGNED_IN_MARKER);
+        const next = URL.parse(ctx.response.get('location'));
+        // Carried on to the "Signed out" page when the browser's own language would not choose it.
+        if (next?.pathname.endsWith('/session/end/success') && asked !== chooseLocale(undefined, ctx.get('accept-language'))) {
+          next.searchParams.set('ui_locales', asked);
+          ctx.set('location', next.href);
+        }
+        return;
+      }
+      // "No": the engine has signed the user out of the asking app only; Keyhold's session lives on.
+      // Say so, with the way back to the app, instead of sending the browser there as a sign-out would.
+      const back = ctx.response.get('location');
+      const client = (oidc.entities as { Client?: { clientName?: string } }).Client;
+      const usesLogoutUrl = !URL.parse(back)?.pathname.endsWith('/session/end/success');
+      const accountId = oidc.session?.accountId;
+      const user = accountId ? await users.findById(accountId) : undefined;
+      ctx.status = 200;
+      ctx.remove('location');
+      ctx.type = 'html';
+      ctx.set('content-security-policy', pagePolicy(issuer));
+      ctx.body = pages.message(asked, {
+        title: pages.t(asked, 'signout.stayed.title'),
+        text: user ? pages.t(asked, 'signout.stayed.body', { user: user.username }) : pages.t(asked, 'signout.stayed.body_anonymous'),
+        back: usesLogoutUrl ? { href: back, app: client?.clientName } : undefined,
+      });
+      return;
+    }
+
+    if ((oidc.route === 'authorization' || oidc.route === 'resume') && typeof ctx.body === 'string' && ctx.response.is('html')) {
+      const action = FORM.exec(ctx.body)?.[1];
+      const inputs = [...ctx.body.matchAll(INPUT)];
+      if (action === undefined || inputs.length === 0 || !ctx.body.includes('document.forms[0].submit()')) return;
+      const app = oidc.client?.clientName ?? new URL(action.replace(/&amp;/g, '&')).host;
+      const t = (key: string) => escapeHtml(pages.t(locale, key, { app }));
+      // The values stay exactly as the engine escaped them.
+      const hidden = inputs.map(([, name, value]) => `<input type="hidden" name="${name}" value="${value}">`).join('\n');
+      ctx.body = pages.page(
+        locale,
+        pages.t(locale, 'formpost.title', { app }),
+        `<h1>${t('formpost.title')}</h1>
+<p>${t('formpost.body')}</p>
+<form method="post" action="${action}">
+${hidden}
+<button type="submit" id="keyhold-continue" autofocus>${t('formpost.continue')}</button>
+</form>
+<script>${SUBMIT}</script>`,
+      );
+      // The page's only script is this one: its hash replaces the engine's in the policy already set.
+      const policy = ctx.response.get('content-security-policy');
+      if (policy) ctx.set('content-security-policy', policy.replace(/script-src [^;]*/, `script-src ${SUBMIT_HASH}`));
+    }
+  });
+}
