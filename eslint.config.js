@@ -28,7 +28,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/http/console/public/**/*.js', 'src/shared/**/*.js'],
+    files: ['src/http/console/public/**/*.js', 'src/rules/**/*.js'],
     languageOptions: { sourceType: 'module', globals: browserGlobals },
   },
 );

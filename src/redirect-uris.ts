@@ -1,12 +1,12 @@
 import type { FieldProblem } from './errors.ts';
-import { loopbackMixProblems } from './shared/client-rules.js';
+import { loopbackMixProblems } from './rules/client-rules.js';
 
 /**
  * Redirect and logout URLs: the facts both the admin rules and the provider metadata rely on (RFC 8252).
- * The rules themselves live in shared/client-rules.js, which the admin console loads too.
+ * The rules themselves live in rules/client-rules.js, which the admin console loads too.
  */
 
-export { corsOriginProblem, isNativeUrl, quote, redirectUriProblem } from './shared/client-rules.js';
+export { corsOriginProblem, isNativeUrl, quote, redirectUriProblem } from './rules/client-rules.js';
 
 /** oidc-provider refuses https URLs on loopback hosts in a native client; a client with any native URL is one. */
 export function mixProblems(redirectUris: string[], postLogoutRedirectUris: string[]): FieldProblem[] {

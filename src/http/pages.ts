@@ -2,19 +2,19 @@ import type { FastifyInstance } from 'fastify';
 import { notFound, sendProblem } from '../errors.ts';
 import { chooseLocale } from '../pages/i18n.ts';
 import { LOGO_PATH, pagePolicy, type Pages } from '../pages/views.ts';
+import { sendStatic, staticFile } from './static-file.ts';
 
 /**
  * What the root instance serves of the end users' pages: the brand's logo, and the answer to an address
  * nothing serves (a page for browsers, problem+json for everything else).
  */
 export function registerPages(app: FastifyInstance, { pages, issuer }: { pages: Pages; issuer: string }): void {
-  const logo = pages.brand.logo;
+  const logo = pages.brand.logo && staticFile(pages.brand.logo.body, pages.brand.logo.type);
   app.get(LOGO_PATH, async (request, reply) => {
     if (!logo) return sendProblem(notFound('no logo is configured (BRAND_LOGO)'), request, reply);
     // An SVG opened on its own runs no script and loads nothing.
-    reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").header('cache-control', 'public, max-age=3600, must-revalidate').header('etag', logo.etag);
-    if (request.headers['if-none-match'] === logo.etag) return reply.code(304).send();
-    return reply.type(logo.type).send(logo.body);
+    reply.header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'").header('cache-control', 'public, max-age=3600, must-revalidate');
+    return sendStatic(request, reply, logo);
   });
 
   app.setNotFoundHandler(async (request, reply) => {

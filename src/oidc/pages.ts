@@ -26,7 +26,8 @@ const SUBMIT_HASH = `'sha256-${createHash('sha256').update(SUBMIT).digest('base6
 export function installPagePolish(provider: Provider, { pages, users, issuer }: { pages: Pages; users: Pick<UsersRepo, 'findById'>; issuer: string }): void {
   provider.use(async (ctx, next) => {
     await next();
-    const locale = providerLocale(ctx as KoaContextWithOIDC);
+    // The language is read only for a page rewritten here: token requests pay nothing for it.
+    const localeOf = () => providerLocale(ctx as KoaContextWithOIDC);
     // An address below an endpoint that the engine does not route (/token/x): Keyhold's 404, not Koa's text.
     if (ctx.status === 404 && (ctx.body === undefined || ctx.body === null)) {
       ctx.set('cache-control', 'no-store');
@@ -34,6 +35,7 @@ export function installPagePolish(provider: Provider, { pages, users, issuer }: 
         ctx.type = 'html';
         ctx.set('content-security-policy', pagePolicy(issuer));
         ctx.set('x-frame-options', 'DENY');
+        const locale = localeOf();
         ctx.body = pages.message(locale, { title: pages.t(locale, 'error.not_found.title'), text: pages.t(locale, 'error.not_found.body') });
       } else {
         ctx.type = 'application/problem+json';
@@ -82,6 +84,7 @@ export function installPagePolish(provider: Provider, { pages, users, issuer }: 
       const inputs = [...ctx.body.matchAll(INPUT)];
       if (action === undefined || inputs.length === 0 || !ctx.body.includes('document.forms[0].submit()')) return;
       const app = oidc.client?.clientName ?? new URL(action.replace(/&amp;/g, '&')).host;
+      const locale = localeOf();
       const t = (key: string) => escapeHtml(pages.t(locale, key, { app }));
       // The values stay exactly as the engine escaped them.
       const hidden = inputs.map(([, name, value]) => `<input type="hidden" name="${name}" value="${value}">`).join('\n');

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { Logger } from '../logger.ts';
@@ -19,8 +18,9 @@ import { ID_TOKEN_TTL, SESSION_TTL } from './lifetimes.ts';
 import { installRefreshGrace, type RefreshGrace } from './refresh-grace.ts';
 import { recallUser } from './request-scope.ts';
 import type { createTokenThrottle } from './throttle.ts';
-import { chooseLocale, LOCALES } from '../pages/i18n.ts';
-import { appHome, escapeHtml, pagePolicy, providerLocale, type Back, type Pages } from '../pages/views.ts';
+import { LOCALES } from '../pages/i18n.ts';
+import { providerLocale, type Pages } from '../pages/views.ts';
+import { createPageSources } from './page-sources.ts';
 import { installPagePolish } from './pages.ts';
 
 export interface ProviderDeps {
@@ -66,28 +66,6 @@ function accessTokenLifetime(client: ClientLike): number {
   return typeof value === 'number' ? value : DEFAULT_ACCESS_TOKEN_LIFETIME;
 }
 
-/** True when the end-session request carries a valid id_token_hint for the account signed in here. */
-function hintMatchesSession(ctx: KoaContextWithOIDC): boolean {
-  const hint = (ctx.oidc.entities as { IdTokenHint?: { payload?: { sub?: unknown } } }).IdTokenHint;
-  const accountId = ctx.oidc.session?.accountId;
-  return accountId !== undefined && hint?.payload?.sub === accountId;
-}
-
-/**
- * The way back to the app an error page was reached from: the URL it named when its client registered
- * it, else the client's first registered web URL; nothing when the client is unknown.
- */
-function backToApp(ctx: KoaContextWithOIDC): Back | undefined {
-  const client = ctx.oidc?.client;
-  if (!client) return undefined;
-  const params = (ctx.oidc.params ?? {}) as Record<string, unknown>;
-  const named = [params['redirect_uri'], params['post_logout_redirect_uri']].find(
-    (uri): uri is string => typeof uri === 'string' && (client.redirectUriAllowed(uri) || client.postLogoutRedirectUriAllowed(uri)),
-  );
-  const home = appHome(named) ?? client.redirectUris?.map((uri) => appHome(uri)).find(Boolean);
-  return home ? { href: home, app: client.clientName } : undefined;
-}
-
 export function createProvider(deps: ProviderDeps): Provider {
   /** A token is worth something only while its client, and its user if it has one, still exist and are enabled. */
   async function tokenStillBacked(ctx: KoaContextWithOIDC, token: { clientId?: string; accountId?: string; kind: string }): Promise<boolean> {
@@ -102,6 +80,13 @@ export function createProvider(deps: ProviderDeps): Provider {
   }
 
   const issuerOrigin = new URL(deps.issuer).origin;
+  const sources = createPageSources({
+    pages: deps.pages,
+    users: deps.users,
+    issuer: deps.issuer,
+    logger: deps.logger,
+    interactionUrl: (uid) => `${issuerOrigin}${INTERACTION_PATH}/${encodeURIComponent(uid)}`,
+  });
   const policy = interactionPolicy.base();
   // Clients are the administrator's own applications: no consent screen. Grants are created (and
   // widened to what is asked) by loadExistingGrant below. `consent` stays a recognised prompt value
@@ -179,59 +164,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       resourceIndicators: { enabled: false },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: async (ctx, form) => {
-          ctx.type = 'html';
-          const locale = providerLocale(ctx);
-          const t = (key: string, params?: Record<string, string>) => escapeHtml(deps.pages.t(locale, key, params));
-          const target = ctx.oidc.params?.['post_logout_redirect_uri'] as string | undefined;
-          // The answer to the form (oidc/pages.ts) speaks the language this page does: the engine keeps no ui_locales.
-          form = form.replace('</form>', `<input type="hidden" name="ui_locales" value="${locale}"></form>`);
-          // A valid id_token_hint for the signed-in user shows the request comes from an app that user
-          // signed in to: sign out without asking (as Keycloak and Hydra do). Otherwise, ask.
-          if (hintMatchesSession(ctx)) {
-            // The engine's form is used as it is; the button that submits it lives outside it (form=...).
-            const script = "document.addEventListener('DOMContentLoaded', function () { document.getElementById('keyhold-logout').click(); });";
-            const hash = createHash('sha256').update(script).digest('base64');
-            ctx.set('content-security-policy', pagePolicy(deps.issuer, { scriptHashes: [`'sha256-${hash}'`], formTarget: target }));
-            ctx.body = deps.pages.page(
-              locale,
-              deps.pages.t(locale, 'signout.signing_out'),
-              `<h1>${t('signout.signing_out')}</h1>
-${form}
-<noscript><p>${t('signout.continue_hint')}</p></noscript>
-<button type="submit" form="op.logoutForm" name="logout" value="yes" id="keyhold-logout">${t('signout.continue')}</button>
-<script>${script}</script>`,
-            );
-            return;
-          }
-          // Who asks and who would be signed out, so nobody signs out of the wrong thing.
-          const app = ctx.oidc.client?.clientName;
-          const accountId = ctx.oidc.session?.accountId;
-          const user = accountId ? await deps.users.findById(accountId) : undefined;
-          ctx.body = deps.pages.page(
-            locale,
-            deps.pages.t(locale, 'signout.title'),
-            `<h1>${t('signout.title')}</h1>
-${app ? `<p>${t('signout.asked_by', { app })}</p>` : ''}
-${user ? `<p>${t('signout.account', { user: user.username })}</p>` : ''}
-<p>${t('signout.question')}</p>
-${form}
-<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>${t('signout.yes')}</button>
-<button type="submit" form="op.logoutForm" class="secondary">${t('signout.no')}</button>`,
-          );
-        },
-        // Reached after a sign-out without a logout URL, or opened directly: it says "signed out" only
-        // when no session is left in this browser.
-        postLogoutSuccessSource: async (ctx) => {
-          ctx.type = 'html';
-          // ui_locales in the query: the sign-out page's language, carried by oidc/pages.ts.
-          const locale = chooseLocale(ctx.query['ui_locales'], ctx.get('accept-language'));
-          const session = await ctx.oidc.provider.Session.get(ctx);
-          const user = session.accountId ? await deps.users.findById(session.accountId) : undefined;
-          ctx.body = user
-            ? deps.pages.message(locale, { title: deps.pages.t(locale, 'signout.stayed.title'), text: deps.pages.t(locale, 'signout.stayed.body', { user: user.username }) })
-            : deps.pages.message(locale, { title: deps.pages.t(locale, 'signout.done.title'), text: deps.pages.t(locale, 'signout.done.body') });
-        },
+        logoutSource: sources.logoutSource,
+        postLogoutSuccessSource: sources.postLogoutSuccessSource,
       },
     },
     ttl: {
@@ -280,35 +214,7 @@ ${form}
       if (!existing || JSON.stringify([grant.getOIDCScope(), grant.getOIDCClaims()]) !== before) await grant.save();
       return grant;
     },
-    renderError: async (ctx, out, error) => {
-      // The address a finished sign-in resumed at, opened again (Back past a form_post page): not the app's
-      // fault. The sign-in page's own address says whether this browser finished it, or that it expired.
-      const uid = (ctx as { params?: { uid?: unknown } }).params?.uid;
-      if (ctx.oidc?.route === 'resume' && error instanceof errors.SessionNotFound && typeof uid === 'string') {
-        ctx.status = 303;
-        ctx.set('cache-control', 'no-store');
-        ctx.redirect(`${issuerOrigin}${INTERACTION_PATH}/${encodeURIComponent(uid)}`);
-        return;
-      }
-      const locale = providerLocale(ctx);
-      // A database outage: the unavailable page, answered 503 and logged by oidc/outage.ts.
-      if (isDatabaseUnavailable(error)) {
-        ctx.type = 'html';
-        ctx.body = deps.pages.unavailable(locale);
-        return;
-      }
-      if ((error as { statusCode?: number }).statusCode === undefined || (error as { statusCode: number }).statusCode >= 500) {
-        deps.logger.error({ err: error }, 'provider error');
-      }
-      ctx.type = 'html';
-      const signingOut = ctx.oidc?.route?.startsWith('end_session') === true;
-      ctx.body = deps.pages.message(locale, {
-        title: deps.pages.t(locale, signingOut ? 'error.request.signout_title' : 'error.request.signin_title'),
-        text: deps.pages.t(locale, 'error.request.body'),
-        detail: `${out.error}${out.error_description ? `: ${out.error_description}` : ''}`,
-        back: backToApp(ctx),
-      });
-    },
+    renderError: sources.renderError,
     // Browsers send Origin on same-origin POSTs too: Keyhold's own pages (the console) are always
     // allowed; other origins only when the client lists them (authorization-code browser apps).
     clientBasedCORS: (_ctx, origin, client) => {
@@ -365,13 +271,8 @@ ${form}
     ctx.set('cache-control', 'no-store');
     if (ctx.accepts('json', 'html') !== 'html') ctx.body = out;
     else {
-      const locale = providerLocale(ctx);
       ctx.type = 'html';
-      ctx.body = deps.pages.message(locale, {
-        title: deps.pages.t(locale, 'error.request.signout_title'),
-        text: deps.pages.t(locale, 'error.request.body'),
-        detail: `${out.error}: ${out.error_description}`,
-      });
+      ctx.body = sources.requestErrorPage(providerLocale(ctx), { signingOut: true, detail: `${out.error}: ${out.error_description}` });
     }
   });
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { ConfigError } from '../config.ts';
@@ -10,7 +9,7 @@ export interface Brand {
   readonly accent: string;
   /** Black or white, whichever reads better on the accent (WCAG contrast). */
   readonly onAccent: string;
-  readonly logo: { readonly body: Buffer; readonly type: string; readonly etag: string } | undefined;
+  readonly logo: { readonly body: Buffer; readonly type: string } | undefined;
 }
 
 export const DEFAULT_BRAND = { name: 'Keyhold', accent: '#3b5bdb' } as const;
@@ -59,7 +58,7 @@ export function loadBrand(config: { name?: string | undefined; accent?: string |
     }
     if (size > MAX_LOGO_BYTES) throw new ConfigError([`BRAND_LOGO: must be at most 512 KiB (${config.logoFile} is ${Math.ceil(size / 1024)} KiB)`]);
     const body = readFileSync(config.logoFile);
-    logo = { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
+    logo = { body, type };
   }
   return Object.freeze({ name: config.name ?? DEFAULT_BRAND.name, accent, onAccent, logo });
 }

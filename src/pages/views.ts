@@ -99,8 +99,6 @@ export interface Pages {
   message(locale: Locale, options: { title: string; text: string; detail?: string | undefined; back?: Back | undefined }): string;
   /** The page of a request Keyhold cannot serve while its database is unavailable (503, Retry-After). */
   unavailable(locale: Locale): string;
-  /** The link back to an app, or the sentence saying to go back there when its address is not known. */
-  backLink(locale: Locale, back: Back | undefined): string;
 }
 
 export function createPages(brand: Brand, issuer: string): Pages {
@@ -148,7 +146,6 @@ ${backLink(locale, back)}`,
     t,
     page,
     message,
-    backLink,
     unavailable: (locale) => message(locale, { title: t(locale, 'error.unavailable.title'), text: t(locale, 'error.unavailable.body') }),
   };
 }

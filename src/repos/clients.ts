@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from '../db/pool.ts';
 import { withTransaction } from '../db/pool.ts';
 import { CLIENT_COLUMNS, SECRET_COLUMNS, toClient, toSecret, toSecretCheck, type ClientRow, type SecretCheckRow, type SecretRow } from './client-rows.ts';
 import { isUuid } from './users.ts';
-import { CLIENT_TYPES } from '../shared/client-rules.js';
+import { CLIENT_TYPES } from '../rules/client-rules.js';
 
 export { CLIENT_TYPES };
 export type ClientType = (typeof CLIENT_TYPES)[number];

@@ -12,7 +12,7 @@ import {
 } from '../repos/clients.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
 import { CLIENT_ROLES } from '../roles.ts';
-import { FIELDS_BY_TYPE, LIMITS, TYPES_WITH_SECRETS, URL_LISTS, urlListItemProblem, type UrlListField } from '../shared/client-rules.js';
+import { FIELDS_BY_TYPE, LIMITS, TYPES_WITH_SECRETS, URL_LISTS, urlListItemProblem, type UrlListField } from '../rules/client-rules.js';
 import type { AuditEventType, AuditTarget, AuditTrail } from '../audit.ts';
 import { changedFields, type AuditContext } from './audit-context.ts';
 import { newSecret, secretInputSchema, type SecretInput } from './secret-input.ts';
@@ -35,7 +35,7 @@ import {
 
 /**
  * Clients and their secrets, with every rule of the admin API (docs/clients.md); the rules of the fields
- * themselves are in shared/client-rules.js, which the admin console applies too.
+ * themselves are in rules/client-rules.js, which the admin console applies too.
  * The admin API routes and the CLI both go through here, so they accept, refuse and answer alike.
  */
 

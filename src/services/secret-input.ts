@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { digest, generateClientSecret } from '../crypto/digest.ts';
-import { LIMITS } from '../shared/client-rules.js';
+import { LIMITS } from '../rules/client-rules.js';
 import { rule, text } from './validation.ts';
 
 /** What creating a secret takes (admin API, CLI and console alike), and the secret it makes. */

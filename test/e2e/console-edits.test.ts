@@ -24,6 +24,8 @@ t.test('selecting a client always shows it: after Add then Cancel, after Add the
   const { page, problems } = await openPage(t, browser, kh, 'selection');
   await signIn(page, kh, admin.username, admin.password);
   const title = pane(page).getByRole('heading', { level: 2 });
+  /** The Details pane shows the client: its heading, and its id among the settings. */
+  const showsPayroll = async () => [await title.textContent(), await pane(page).locator('#details-client-id').textContent()];
 
   await clientLink(page, client.id).click();
   await title.filter({ hasText: 'Payroll' }).waitFor();
@@ -33,20 +35,21 @@ t.test('selecting a client always shows it: after Add then Cancel, after Add the
   await pane(page).waitFor({ state: 'hidden' });
   await clientLink(page, client.id).click();
   await title.filter({ hasText: 'Payroll' }).waitFor();
-  t.pass('Add, Cancel, then the client: its Details pane opens');
+  t.same(await showsPayroll(), ['Payroll', client.id], 'Add, Cancel, then the client: its Details pane opens');
 
   await page.getByRole('button', { name: 'Add Client' }).click();
   await title.filter({ hasText: 'Add Hybrid Client' }).waitFor();
   await clientLink(page, client.id).click();
   await title.filter({ hasText: 'Payroll' }).waitFor();
-  t.pass('Add, then the client: its Details pane opens');
+  t.same(await showsPayroll(), ['Payroll', client.id], 'Add, then the client: its Details pane opens');
   t.equal(await clientLink(page, client.id).getAttribute('aria-current'), 'true', 'and the list marks it');
 
   await page.goBack();
   await title.filter({ hasText: 'Add Hybrid Client' }).waitFor();
+  t.equal(new URL(page.url()).hash, '#/clients/new?type=hybrid', 'Back returns to the Add form');
   await page.goForward();
   await title.filter({ hasText: 'Payroll' }).waitFor();
-  t.pass('Back and Forward move between the views');
+  t.same(await showsPayroll(), ['Payroll', client.id], 'and Forward to the client');
 
   // A slow answer never paints over a later choice: another type is chosen (its list is slow to come),
   // then Add Client at once; the Add form stays open when the list arrives.

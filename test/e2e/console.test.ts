@@ -63,7 +63,7 @@ t.test('the console page is strict about what it loads', async (t) => {
     adminScope: 'admin',
   });
   // The modules, revalidated on every use: a 304 without a body while they have not changed.
-  for (const path of ['/admin/js/main.js', '/admin/js/pages/clients.js', '/admin/js/shared/client-rules.js', '/admin/console.css']) {
+  for (const path of ['/admin/js/main.js', '/admin/js/pages/clients.js', '/admin/js/rules/client-rules.js', '/admin/console.css']) {
     const res = await fetch(`${kh.origin}${path}`);
     t.equal(res.status, 200, path);
     t.match(res.headers.get('content-type'), path.endsWith('.css') ? /^text\/css/ : /^text\/javascript/);

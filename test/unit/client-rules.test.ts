@@ -10,7 +10,7 @@ import {
   TYPES_WITH_SECRETS,
   URL_LISTS,
   urlListItemProblem,
-} from '../../src/shared/client-rules.js';
+} from '../../src/rules/client-rules.js';
 
 /** The module the server and the browser share: plain JavaScript, each rule with its code and message. */
 

@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { AUDIT_EVENT_TYPES } from '../../audit.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CONSOLE_CALLBACK_PATH, CONSOLE_CLIENT_ID } from '../../oidc/provider.ts';
 import { ADMIN_ROLE, ADMIN_SCOPE, RESOURCE_SERVER_ROLE } from '../../roles.ts';
+import { sendStatic, staticFile, type StaticFile } from '../static-file.ts';
 
 export interface ConsoleDeps {
   /** The issuer identifier; the console discovers every endpoint below it. */
@@ -12,8 +12,8 @@ export interface ConsoleDeps {
 }
 
 const PUBLIC_DIR = join(import.meta.dirname, 'public');
-/** The client rules the admin API applies, imported by the console as they are (src/shared). */
-const SHARED_DIR = join(import.meta.dirname, '..', '..', 'shared');
+/** The client rules the admin API applies, imported by the console as they are (src/rules). */
+const RULES_DIR = join(import.meta.dirname, '..', '..', 'rules');
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -37,22 +37,14 @@ const CSP = [
   "base-uri 'none'",
 ].join('; ');
 
-interface Asset {
-  body: Buffer;
-  type: string;
-  etag: string;
-}
-
 /** Every file under `dir` (html, js, css), by its URL below `prefix`. */
-function assetsIn(dir: string, prefix: string): Map<string, Asset> {
-  const assets = new Map<string, Asset>();
+function assetsIn(dir: string, prefix: string): Map<string, StaticFile> {
+  const assets = new Map<string, StaticFile>();
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
     const type = TYPES[extname(entry.name)];
     if (!entry.isFile() || !type) continue;
     const path = join(entry.parentPath, entry.name);
-    const body = readFileSync(path);
-    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
-    assets.set(`${prefix}/${relative(dir, path).split(sep).join('/')}`, { body, type, etag });
+    assets.set(`${prefix}/${relative(dir, path).split(sep).join('/')}`, staticFile(readFileSync(path), type));
   }
   return assets;
 }
@@ -60,7 +52,7 @@ function assetsIn(dir: string, prefix: string): Map<string, Asset> {
 /** The admin web console at /admin: a static single-page app of ES modules, signing in through Keyhold itself. */
 export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps) {
   // Read once: there is no build step, and the files do not change while Keyhold runs.
-  const assets = new Map([...assetsIn(PUBLIC_DIR, '/admin'), ...assetsIn(join(SHARED_DIR), '/admin/js/shared')]);
+  const assets = new Map([...assetsIn(PUBLIC_DIR, '/admin'), ...assetsIn(RULES_DIR, '/admin/js/rules')]);
   const origin = new URL(deps.issuer).origin;
   const config = JSON.stringify({
     issuer: deps.issuer,
@@ -86,11 +78,8 @@ export async function consoleRoutes(app: FastifyInstance, deps: ConsoleDeps) {
    * Scripts and styles are revalidated on every use (`no-cache` with an ETag): a browser keeps its
    * copy and gets a bodiless 304 until Keyhold is upgraded, and never runs a stale module beside new ones.
    */
-  const send = (request: FastifyRequest, reply: FastifyReply, asset: Asset, cache: string) => {
-    secure(reply).header('cache-control', cache).header('etag', asset.etag).type(asset.type);
-    if (request.headers['if-none-match']?.split(',').some((tag) => tag.trim() === asset.etag)) return reply.code(304).send();
-    return reply.send(asset.body);
-  };
+  const send = (request: FastifyRequest, reply: FastifyReply, asset: StaticFile, cache: string) =>
+    sendStatic(request, secure(reply).header('cache-control', cache), asset);
 
   const index = assets.get('/admin/index.html')!;
   for (const path of ['/admin', '/admin/', CONSOLE_CALLBACK_PATH]) {

@@ -2,7 +2,7 @@
 // What the admin types lives in `state`, which outlives the window: a refusal of the client's own
 // fields, a lost connection or an ended session never throws it away.
 
-import { LIMITS } from '../shared/client-rules.js';
+import { LIMITS } from '../rules/client-rules.js';
 import { busy, h, isoDay } from '../dom.js';
 import { dialog } from './dialog.js';
 import { clearErrors, field, messageSlot, showFieldError, showProblem } from './field.js';

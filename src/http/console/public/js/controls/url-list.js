@@ -1,7 +1,7 @@
 // A URL list: a text box, an Add button putting its value in the list once it passes the very rules
-// the API applies (shared/client-rules.js, served by Keyhold), and a Remove button per item.
+// the API applies (rules/client-rules.js, served by Keyhold), and a Remove button per item.
 
-import { urlListItemProblem } from '../shared/client-rules.js';
+import { urlListItemProblem } from '../rules/client-rules.js';
 import { code, h } from '../dom.js';
 import { announce } from '../live.js';
 import { describeProblem } from '../messages.js';

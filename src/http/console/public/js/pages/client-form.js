@@ -1,7 +1,7 @@
 // The form for adding or editing a client. Which fields a type has, their limits and the URL rules all
-// come from shared/client-rules.js, the module the API's own validation uses.
+// come from rules/client-rules.js, the module the API's own validation uses.
 
-import { FIELDS_BY_TYPE, LIMITS, TYPES_WITH_SECRETS, URL_LISTS } from '../shared/client-rules.js';
+import { FIELDS_BY_TYPE, LIMITS, TYPES_WITH_SECRETS, URL_LISTS } from '../rules/client-rules.js';
 import { h } from '../dom.js';
 import { clearErrors, field, messageSlot, showFieldError } from '../controls/field.js';
 import { urlList } from '../controls/url-list.js';

@@ -1,7 +1,7 @@
 // Security > Clients: the list (by type, with a search box) beside a pane showing one client, the Add
 // form or the Edit form, each at its own route.
 
-import { CLIENT_TYPES } from '../shared/client-rules.js';
+import { CLIENT_TYPES } from '../rules/client-rules.js';
 import { SessionEnded } from '../api.js';
 import { code, focus, formatDate, h } from '../dom.js';
 import { messageSlot, summary } from '../controls/field.js';
