@@ -201,7 +201,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       const { oidc } = ctx;
       const accountId = oidc.session!.accountId!;
       const clientId = oidc.client!.clientId;
-      const grantId = oidc.result?.consent?.grantId ?? oidc.session!.grantIdFor(clientId);
+      // Read, not grantIdFor(): that getter adds an empty entry to the session (a write on a refused request).
+      const grantId = oidc.result?.consent?.grantId ?? oidc.session!.authorizations?.[clientId]?.grantId;
       const existing = grantId ? await oidc.provider.Grant.find(grantId) : undefined;
       const grant = existing ?? new oidc.provider.Grant({ accountId, clientId });
       // The admin scope is granted only to the console, and only to users holding the admin role.
@@ -209,6 +210,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       const scopes = [...(oidc.requestParamOIDCScopes ?? [])].filter((s) => s !== ADMIN_SCOPE || mayAdmin);
       const claims = [...(oidc.requestParamClaims ?? [])];
       const before = JSON.stringify([grant.getOIDCScope(), grant.getOIDCClaims()]);
+      // Nothing asked for: no grant to store (the provider then refuses the request with access_denied).
+      if (!existing && !scopes.length && !claims.length) return undefined;
       if (scopes.length) grant.addOIDCScope(scopes.join(' '));
       if (claims.length) grant.addOIDCClaims(claims);
       if (!existing || JSON.stringify([grant.getOIDCScope(), grant.getOIDCClaims()]) !== before) await grant.save();

@@ -2,6 +2,7 @@ import t from 'tap';
 import { startTestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, authorize, decodeJwt, pkce, random } from '../helpers/flow.ts';
+import { snapshot, unchanged } from '../helpers/fuzz.ts';
 
 /** The authorization endpoint for hybrid clients, over plain HTTP. */
 
@@ -237,6 +238,19 @@ t.test('authorization endpoint', async (t) => {
     t.equal(out.target, 'https://app.example.com/callback');
     t.equal(out.params.get('error'), 'login_required');
     t.equal(out.params.get('state'), params.state);
+  });
+
+  t.test('a signed-in request that asks for no scope goes back with access_denied and stores nothing', async (t) => {
+    // An app this browser's user has never used: no grant exists for it yet.
+    const fresh = (await createClient(kh.clients, { name: 'Never used', redirectUris: ['https://fresh.example.com/cb'] })).client;
+    const params = { client_id: fresh.id, redirect_uri: 'https://fresh.example.com/cb', response_type: 'code', state: random() };
+    const before = await snapshot(kh.db.pool);
+    const out = await authorize(agent, kh.issuer, params);
+    t.equal(out.target, 'https://fresh.example.com/cb');
+    t.equal(out.params.get('error'), 'access_denied');
+    t.equal(out.params.get('state'), params.state);
+    const after = await snapshot(kh.db.pool);
+    t.doesNotThrow(() => unchanged(before, after, 'the refused request'), 'no grant stored, the session row untouched');
   });
 
   t.test('cancelling the sign-in goes back with access_denied and state', async (t) => {
