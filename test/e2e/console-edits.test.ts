@@ -158,6 +158,54 @@ t.test('the session ends while an edit is open: the form stays, and the save goe
   t.same(problems, []);
 });
 
+t.test('the session ends while the Add Secret window is open: it reopens with its input after a reload and after signing in, and the secret is added', async (t) => {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const { client } = await createClient(kh.clients, { name: 'Ledger' });
+  const { api } = await adminToken(kh);
+  const browser = await launchChromium(t);
+  const { page, problems, shot } = await openPage(t, browser, kh, 'secret-session-ends');
+  await signIn(page, kh, admin.username, admin.password);
+  await page.goto(`${kh.origin}/admin/#/clients/${client.id}`);
+  await pane(page).getByRole('button', { name: 'Add Secret' }).click();
+  let dialog = page.getByRole('dialog', { name: 'Add Secret' });
+  await dialog.getByLabel('Description').fill('Rotation of December');
+  await dialog.getByLabel('Never Expires').check();
+
+  // A reload with the window open: it opens again, as it was.
+  await page.reload();
+  dialog = page.getByRole('dialog', { name: 'Add Secret' });
+  await dialog.waitFor();
+  t.equal(await dialog.getByLabel('Description').inputValue(), 'Rotation of December', 'the description is back after a reload');
+  t.ok(await dialog.getByLabel('Never Expires').isChecked(), 'so is Never Expires');
+
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('keyhold.console.session') ?? '{}').accessToken as string);
+  t.equal((await post(`${kh.issuer}/token/revocation`, { token, client_id: 'keyhold-admin-console' })).status, 200, 'the token is revoked');
+  await page.context().clearCookies();
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await dialog.getByText('Your session has ended').waitFor();
+  await shot('secret-session-ended');
+  t.equal((await api('GET', `/clients/${client.id}`)).body.secrets.length, 1, 'no secret added yet');
+
+  await dialog.getByRole('button', { name: 'Sign in again' }).click();
+  await page.waitForURL(/\/interaction\//);
+  await page.getByLabel('Username').fill(admin.username);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const added = page.getByRole('dialog', { name: 'Secret Successfully Added' });
+  await added.waitFor();
+  const secrets = (await api('GET', `/clients/${client.id}`)).body.secrets as Array<{ description?: string; expiresAt?: string | null }>;
+  t.equal(secrets.length, 2, 'the add resumed after signing in');
+  const fresh = secrets.find((s) => s.description === 'Rotation of December');
+  t.ok(fresh, 'with the description typed before the session ended');
+  t.notOk(fresh?.expiresAt, 'and Never Expires');
+  await added.getByRole('button', { name: 'Close' }).click();
+  await page.reload();
+  await pane(page).getByRole('heading', { name: 'Ledger', exact: true }).waitFor();
+  t.equal(await page.getByRole('dialog', { name: 'Add Secret' }).count(), 0, 'once added, the window does not come back');
+  t.same(problems, []);
+});
+
 t.test('Keyhold stops mid-form: every input stays, it says so plainly, and Add works once Keyhold is back', async (t) => {
   const first = await startTestApp(t);
   const admin = await createUser(first.users, { roles: ['admin'] });

@@ -103,6 +103,13 @@ t.test('Postgres stopped and started under load: 200s, then only 503s while it i
 
   const server = await startPrivatePostgres(t);
   t.comment(`the private server: ${server.kind}, Postgres ${server.version}`);
+  // The session that will hold the lock (below), connected before Keyhold's: a stopping Postgres signals
+  // its newest sessions first, so Keyhold's waiting ones are ended before this one lets go of the lock
+  // (connected last, it could end first and let the waiters finish their statements before their turn).
+  const locker = new pg.Client({ connectionString: server.url });
+  locker.on('error', () => undefined);
+  await locker.connect();
+  t.teardown(() => locker.end().catch(() => undefined));
   // The pool as Keyhold makes it (10 connections), idle connection failures ignored as it logs them.
   const pool = createPool({ connectionString: server.url, onError: () => undefined });
   t.teardown(() => pool.end());
@@ -166,12 +173,9 @@ t.test('Postgres stopped and started under load: 200s, then only 503s while it i
   // Holds an exclusive lock on the table every request but discovery reads or writes (tokens, the
   // admin token, the interaction), so that requests are certainly waiting inside Postgres when the stop
   // comes; the stop ends that session too.
-  const locker = new pg.Client({ connectionString: server.url });
-  locker.on('error', () => undefined);
   let waitingInPostgres: number;
   try {
     await sleep(LOAD_BEFORE_MS);
-    await locker.connect();
     await locker.query('BEGIN');
     await locker.query('LOCK TABLE oidc_payloads IN ACCESS EXCLUSIVE MODE');
     // Every loop is waiting on a request that needs the database (loop 7 past its discovery request),

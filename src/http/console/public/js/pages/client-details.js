@@ -6,8 +6,9 @@ import { announce } from '../live.js';
 import { confirmAction, createdDialog } from '../controls/dialog.js';
 import { messageSlot, summary } from '../controls/field.js';
 import { newSecretState, secretDialog } from '../controls/secret-dialog.js';
+import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { FIELD_LABELS, hasField, hasSecrets, TYPE_LABELS } from './client-form.js';
-import { detailsHash } from './client-edit.js';
+import { detailsHash, sessionEnded } from './client-edit.js';
 
 const clientPath = (id) => `/clients/${encodeURIComponent(id)}`;
 
@@ -104,7 +105,39 @@ function secretsSection(ctx, pane, client, refused) {
     );
   });
   const full = secrets.length >= 10;
-  const state = newSecretState();
+  // The Add Secret window's input is a draft of its own: it outlives a reload and the round trip to the
+  // sign-in page when the session ends mid-add (the window reopens, and the add resumes by itself).
+  const route = `${detailsHash(client.id)}/secrets/new`;
+  const draft = loadDraft(route);
+  const state = draft?.secret ?? newSecretState();
+  const keep = (extra = {}) => saveDraft(route, { secret: state, ...extra });
+  const open = (resume) => {
+    let leaving = false;
+    const dlg = secretDialog({
+      state,
+      onChange: () => keep(),
+      submit: async (body) => {
+        let secret;
+        try {
+          secret = await ctx.api.request('POST', `${clientPath(client.id)}/secrets`, { body });
+        } catch (err) {
+          if (err instanceof SessionEnded) {
+            keep({ resume: true });
+            return sessionEnded(ctx, { show: dlg.showMessage, el: dlg.querySelector('.form-message') }, detailsHash(client.id), () => (leaving = true));
+          }
+          return dlg.showError(err, { labels: FIELD_LABELS });
+        }
+        dlg.close();
+        createdDialog({ title: 'Secret Successfully Added', secret, onClose: () => reload('#add-secret') });
+      },
+    });
+    // Closed (added, Cancel, Escape): the draft goes; left for the sign-in page: it stays.
+    dlg.addEventListener('close', () => leaving || clearDraft(route));
+    if (resume) {
+      keep();
+      dlg.querySelector('form').requestSubmit();
+    }
+  };
   const addSecret = h('button', {
     type: 'button',
     id: 'add-secret',
@@ -112,22 +145,12 @@ function secretsSection(ctx, pane, client, refused) {
     'aria-describedby': full ? 'secrets-full' : undefined,
     onclick: () => {
       if (full) return refused(new Error('A client holds at most 10 secrets: remove one to add another.'));
-      secretDialog({
-        state,
-        submit: async (body, dlg) => {
-          let secret;
-          try {
-            secret = await ctx.api.request('POST', `${clientPath(client.id)}/secrets`, { body });
-          } catch (err) {
-            if (err instanceof SessionEnded) return ctx.session.signIn(detailsHash(client.id));
-            return dlg.showError(err, { labels: FIELD_LABELS });
-          }
-          dlg.close();
-          createdDialog({ title: 'Secret Successfully Added', secret, onClose: () => reload('#add-secret') });
-        },
-      });
+      keep();
+      open(false);
     },
   });
+  // Once the pane is painted (and its title focused), a window left open reopens with what it held.
+  if (draft && !full) setTimeout(() => open(Boolean(draft.resume)), 0);
   return h(
     'section',
     { 'aria-labelledby': 'secrets-title' },

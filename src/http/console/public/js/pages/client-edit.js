@@ -15,12 +15,19 @@ import { bodyOf, changesOf, clientForm, defaults, FIELD_LABELS, hasField, hasSec
 const clientPath = (id) => `/clients/${encodeURIComponent(id)}`;
 export const detailsHash = (id) => `#/clients/${encodeURIComponent(id)}`;
 
-/** Tells the admin the session ended and offers to sign in again; the draft (with `resume`) is saved first. */
-function sessionEnded(ctx, slot, route) {
+/**
+ * Tells the admin the session ended and offers to sign in again, back to `route`; the draft (with
+ * `resume`) is saved first. `onLeave` hears the departure.
+ */
+export function sessionEnded(ctx, slot, route, onLeave) {
+  const again = () => {
+    onLeave?.();
+    return ctx.session.signIn(route);
+  };
   slot.show(
     'error',
     h('p', {}, 'Your session has ended. What you entered is kept: sign in again and it will be saved.'),
-    h('div', { class: 'actions' }, h('button', { type: 'button', text: 'Sign in again', onclick: () => ctx.session.signIn(route) })),
+    h('div', { class: 'actions' }, h('button', { type: 'button', text: 'Sign in again', onclick: again })),
   );
   focus(slot.el);
 }
