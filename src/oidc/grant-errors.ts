@@ -150,8 +150,9 @@ export function descriptionOf(row: Row): string | undefined {
 
 /**
  * The adapter never hands the engine an expired row, so the engine says "not found" for an expired
- * code or refresh token. Until the periodic sweep removes it, the row tells them apart: expired, and
- * this client's (another client's is answered as unknown whatever its state).
+ * code or refresh token. The sweep keeps such rows a while (EXPIRED_KEPT in repos/provider-models.ts):
+ * until it removes one, the row tells them apart: expired, and this client's (another client's is
+ * answered as unknown whatever its state).
  */
 const EXPIRED_REFINEMENT: Record<string, { model: string; param: string; cause: string }> = {
   code_unknown: { model: 'AuthorizationCode', param: 'code', cause: 'code_expired' },

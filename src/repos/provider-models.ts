@@ -22,6 +22,13 @@ export interface ExpectedClient {
   version: number;
 }
 
+/**
+ * How long the sweep keeps an expired authorization code or refresh token: while its row is there, the
+ * token endpoint answers "expired" rather than "unknown" (oidc/grant-errors.ts). An expired row redeems
+ * nothing (the adapter never hands one to the engine), and holds a digest, never the value.
+ */
+export const EXPIRED_KEPT = { AuthorizationCode: '15 minutes', RefreshToken: '1 day' } as const;
+
 // The row's client, joined by primary key; client_id also holds non-UUID ids (the console's own client).
 const CLIENT_VERSION = `(SELECT c.version FROM clients c
    WHERE p.client_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' AND c.id = p.client_id::uuid)`;
@@ -249,13 +256,22 @@ export function createProviderModelsRepo(pool: Pool) {
       return (rowCount ?? 0) > 0;
     },
 
-    /** Deletes up to `batch` expired rows; returns how many went. */
+    /**
+     * Deletes up to `batch` expired rows; returns how many went. Codes and refresh tokens are kept a
+     * while past their expiry (EXPIRED_KEPT) so that the token endpoint can say they expired.
+     */
     async deleteExpired(batch = 1000): Promise<number> {
       const { rowCount } = await pool.query(
         `DELETE FROM oidc_payloads WHERE id IN (
-           SELECT id FROM oidc_payloads WHERE expires_at < now() LIMIT $1
+           SELECT id FROM oidc_payloads
+            WHERE expires_at < now()
+              AND expires_at < now() - CASE model
+                WHEN 'AuthorizationCode' THEN $2::interval
+                WHEN 'RefreshToken' THEN $3::interval
+                ELSE interval '0' END
+            LIMIT $1
          )`,
-        [batch],
+        [batch, EXPIRED_KEPT.AuthorizationCode, EXPIRED_KEPT.RefreshToken],
       );
       return rowCount ?? 0;
     },

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { digest } from '../../src/crypto/digest.ts';
 import { GRANT_ERRORS, grantErrorFor } from '../../src/oidc/grant-errors.ts';
+import { createProviderModelsRepo } from '../../src/repos/provider-models.ts';
 import { adminToken } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
@@ -102,6 +103,9 @@ t.test('invalid_grant descriptions', async (t) => {
   t.test('authorization code: expired', async (t) => {
     const { code, verifier } = await codeFor();
     await expire(`model = 'AuthorizationCode' AND id = $1`, [digest(code)]);
+    refused(t, await exchange(code, verifier), 'the authorization code has expired: redeem it as soon as the redirect arrives, or start a new authorization request');
+    // The periodic sweep keeps it a while, so a developer redeeming it minutes later is still told why.
+    await createProviderModelsRepo(kh.db.pool).deleteExpired();
     refused(t, await exchange(code, verifier), 'the authorization code has expired: redeem it as soon as the redirect arrives, or start a new authorization request');
   });
 

@@ -41,14 +41,31 @@ t.test('the Postgres adapter honours oidc-provider\'s contract', async (t) => {
     t.equal(await deviceCodes.findByUserCode('ZZZZ-ZZZZ'), undefined);
   });
 
-  t.test('expired instances are not found, and the sweeper removes them', async (t) => {
+  t.test('expired instances are not found; the sweeper removes them, codes and refresh tokens only after a while', async (t) => {
+    const refreshTokens: Adapter = factory('RefreshToken');
+    const interactions: Adapter = factory('Interaction');
     await codes.upsert('short', { jti: 'short' } as never, 1);
+    await refreshTokens.upsert('short-rt', { jti: 'short-rt' } as never, 1);
+    await interactions.upsert('short-int', { jti: 'short-int' } as never, 1);
     t.ok(await codes.find('short'));
     await new Promise((r) => setTimeout(r, 1100));
-    t.equal(await codes.find('short'), undefined, 'gone once expired');
-    t.ok((await models.deleteExpired()) >= 1, 'the sweep deleted it');
-    const { rowCount } = await db.pool.query('SELECT 1 FROM oidc_payloads WHERE id = $1', [digest('short')]);
-    t.equal(rowCount, 0);
+    t.equal(await codes.find('short'), undefined, 'a code is gone once expired');
+    t.equal(await refreshTokens.find('short-rt'), undefined, 'so is a refresh token');
+    const left = async (key: string) => (await db.pool.query('SELECT 1 FROM oidc_payloads WHERE id = $1', [digest(key)])).rowCount;
+    t.ok((await models.deleteExpired()) >= 1, 'the sweep deleted something');
+    t.equal(await left('short-int'), 0, 'an expired interaction is deleted at once');
+    t.equal(await left('short'), 1, 'an expired code is kept (the token endpoint can say it expired)');
+    t.equal(await left('short-rt'), 1, 'so is an expired refresh token');
+    t.equal(await codes.find('short'), undefined, 'a kept code is still never found');
+
+    // Past the time each is kept.
+    await db.pool.query(`UPDATE oidc_payloads SET expires_at = now() - interval '16 minutes' WHERE id = ANY ($1)`, [[digest('short'), digest('short-rt')]]);
+    await models.deleteExpired();
+    t.equal(await left('short'), 0, 'a code 15 minutes past its expiry is deleted');
+    t.equal(await left('short-rt'), 1, 'a refresh token is kept for a day');
+    await db.pool.query(`UPDATE oidc_payloads SET expires_at = now() - interval '25 hours' WHERE id = $1`, [digest('short-rt')]);
+    await models.deleteExpired();
+    t.equal(await left('short-rt'), 0, 'a refresh token a day past its expiry is deleted');
   });
 
   t.test('consume marks consumed; 20 concurrent consumers give exactly one winner', async (t) => {
