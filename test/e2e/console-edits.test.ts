@@ -178,6 +178,7 @@ t.test('the session ends while the Add Secret window is open: it reopens with it
   await dialog.waitFor();
   t.equal(await dialog.getByLabel('Description').inputValue(), 'Rotation of December', 'the description is back after a reload');
   t.ok(await dialog.getByLabel('Never Expires').isChecked(), 'so is Never Expires');
+  t.match(await dialog.locator('.form-message').textContent(), /Restored what you entered/, 'and the window says so');
 
   const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('keyhold.console.session') ?? '{}').accessToken as string);
   t.equal((await post(`${kh.issuer}/token/revocation`, { token, client_id: 'keyhold-admin-console' })).status, 200, 'the token is revoked');

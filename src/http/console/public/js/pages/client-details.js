@@ -111,7 +111,7 @@ function secretsSection(ctx, pane, client, refused) {
   const draft = loadDraft(route);
   const state = draft?.secret ?? newSecretState();
   const keep = (extra = {}) => saveDraft(route, { secret: state, ...extra });
-  const open = (resume) => {
+  const open = (resume, restored = false) => {
     let leaving = false;
     const dlg = secretDialog({
       state,
@@ -136,7 +136,7 @@ function secretsSection(ctx, pane, client, refused) {
     if (resume) {
       keep();
       dlg.querySelector('form').requestSubmit();
-    }
+    } else if (restored) dlg.showMessage('note', h('p', {}, 'Restored what you entered here before; select Cancel to discard it.'));
   };
   const addSecret = h('button', {
     type: 'button',
@@ -150,7 +150,7 @@ function secretsSection(ctx, pane, client, refused) {
     },
   });
   // Once the pane is painted (and its title focused), a window left open reopens with what it held.
-  if (draft && !full) setTimeout(() => open(Boolean(draft.resume)), 0);
+  if (draft && !full) setTimeout(() => open(Boolean(draft.resume), true), 0);
   return h(
     'section',
     { 'aria-labelledby': 'secrets-title' },
