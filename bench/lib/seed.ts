@@ -1,4 +1,5 @@
 import type { Pool } from '../../src/db/pool.ts';
+import { SWEEPABLE } from '../../src/repos/provider-models.ts';
 
 /**
  * Set-based seeding straight into Keyhold's tables (migrations/*.sql): one statement per batch, so
@@ -96,8 +97,8 @@ async function seedProviderBatch(pool: Pool, from: number, to: number): Promise<
   );
 }
 
-/** Rows the sweeper has still to remove. */
+/** Rows the sweeper has still to remove (expired codes and refresh tokens are kept a while first). */
 export async function expiredRows(pool: Pool): Promise<number> {
-  const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM oidc_payloads WHERE expires_at < now()');
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM oidc_payloads WHERE ${SWEEPABLE}`);
   return rows[0]?.n ?? 0;
 }

@@ -29,6 +29,13 @@ export interface ExpectedClient {
  */
 export const EXPIRED_KEPT = { AuthorizationCode: '15 minutes', RefreshToken: '1 day' } as const;
 
+/** The rows the sweep deletes: expired, and past the time kept for their kind. */
+export const SWEEPABLE = `expires_at < now()
+  AND expires_at < now() - CASE model
+    WHEN 'AuthorizationCode' THEN interval '${EXPIRED_KEPT.AuthorizationCode}'
+    WHEN 'RefreshToken' THEN interval '${EXPIRED_KEPT.RefreshToken}'
+    ELSE interval '0' END`;
+
 // The row's client, joined by primary key; client_id also holds non-UUID ids (the console's own client).
 const CLIENT_VERSION = `(SELECT c.version FROM clients c
    WHERE p.client_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' AND c.id = p.client_id::uuid)`;
@@ -262,16 +269,8 @@ export function createProviderModelsRepo(pool: Pool) {
      */
     async deleteExpired(batch = 1000): Promise<number> {
       const { rowCount } = await pool.query(
-        `DELETE FROM oidc_payloads WHERE id IN (
-           SELECT id FROM oidc_payloads
-            WHERE expires_at < now()
-              AND expires_at < now() - CASE model
-                WHEN 'AuthorizationCode' THEN $2::interval
-                WHEN 'RefreshToken' THEN $3::interval
-                ELSE interval '0' END
-            LIMIT $1
-         )`,
-        [batch, EXPIRED_KEPT.AuthorizationCode, EXPIRED_KEPT.RefreshToken],
+        `DELETE FROM oidc_payloads WHERE id IN (SELECT id FROM oidc_payloads WHERE ${SWEEPABLE} LIMIT $1)`,
+        [batch],
       );
       return rowCount ?? 0;
     },
