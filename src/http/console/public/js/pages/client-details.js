@@ -8,7 +8,7 @@ import { messageSlot, summary } from '../controls/field.js';
 import { newSecretState, secretDialog } from '../controls/secret-dialog.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { FIELD_LABELS, hasField, hasSecrets, TYPE_LABELS } from './client-form.js';
-import { detailsHash, sessionEnded } from './client-edit.js';
+import { detailsHash, RESTORED, sessionEnded } from './client-edit.js';
 
 const clientPath = (id) => `/clients/${encodeURIComponent(id)}`;
 
@@ -136,7 +136,7 @@ function secretsSection(ctx, pane, client, refused) {
     if (resume) {
       keep();
       dlg.querySelector('form').requestSubmit();
-    } else if (restored) dlg.showMessage('note', h('p', {}, 'Restored what you entered here before; select Cancel to discard it.'));
+    } else if (restored) dlg.showMessage('note', h('p', {}, RESTORED));
   };
   const addSecret = h('button', {
     type: 'button',

@@ -114,7 +114,8 @@ export function showNew(ctx, pane, type) {
   } else form.form.querySelector('input')?.focus();
 }
 
-const restoredNote = () => h('p', { class: 'note' }, 'Restored what you entered here before; select Cancel to discard it.');
+export const RESTORED = 'Restored what you entered here before; select Cancel to discard it.';
+const restoredNote = () => h('p', { class: 'note' }, RESTORED);
 
 export async function showEdit(ctx, pane, id) {
   const route = `${detailsHash(id)}/edit`;
