@@ -4,6 +4,7 @@ import { GRANT_ERRORS, grantErrorFor } from '../../src/oidc/grant-errors.ts';
 import { createProviderModelsRepo } from '../../src/repos/provider-models.ts';
 import { adminToken } from '../helpers/admin.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { dpopKey, dpopPost, type DpopKey } from '../helpers/dpop.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 import { Agent, APP_REDIRECT, authorize, pkce, post, random, signInForCode, type TokenCall } from '../helpers/flow.ts';
 
@@ -178,6 +179,55 @@ t.test('invalid_grant descriptions', async (t) => {
     const { code, verifier } = await codeFor(app.client.id, user);
     await kh.users.update(user.user.id, { disabled: true });
     refused(t, await exchange(code, verifier), 'the user this authorization code was issued for is disabled or no longer exists');
+  });
+
+  // DPoP (RFC 9449): an authorization request naming a key with dpop_jkt binds its code to that key.
+  const url = `${kh.issuer}/token`;
+  const boundCode = async (key: DpopKey, clientId = app.client.id) =>
+    signInForCode(new Agent(), kh.issuer, clientId, creds, 'openid offline_access', { dpop_jkt: key.jkt });
+  const codeForm = ({ code, verifier }: { code: string; verifier: string }) => ({ grant_type: 'authorization_code', code, redirect_uri: APP_REDIRECT, code_verifier: verifier });
+
+  t.test('authorization code: bound by dpop_jkt, redeemed without a DPoP proof', async (t) => {
+    const key = await dpopKey();
+    const { code, verifier } = await boundCode(key);
+    t.ok(code, 'a code for an authorization request with dpop_jkt');
+    refused(t, await exchange(code, verifier), 'a DPoP proof is required: the authorization request named a key with dpop_jkt');
+    // The engine checks the proof only after it used the code up: the corrected retry is told so.
+    refused(t, await dpopPost(url, codeForm({ code, verifier }), key, auth), USED);
+  });
+
+  t.test('authorization code: bound by dpop_jkt, redeemed with a proof from another key', async (t) => {
+    const key = await dpopKey();
+    const bound = await boundCode(key);
+    refused(t, await dpopPost(url, codeForm(bound), await dpopKey(), auth), 'the DPoP proof is not signed with the key named by dpop_jkt in the authorization request');
+    refused(t, await dpopPost(url, codeForm(bound), key, auth), USED);
+  });
+
+  t.test('authorization code: bound by dpop_jkt, redeemed with a proof from its key', async (t) => {
+    const key = await dpopKey();
+    const res = await dpopPost(url, codeForm(await boundCode(key)), key, auth);
+    t.equal(res.status, 200, 'the code is redeemed');
+    t.equal(res.body.token_type, 'DPoP', 'for a DPoP-bound access token');
+    // A confidential client's refresh token is bound to its client authentication, not to the DPoP key
+    // (RFC 9449, section 5): a proof from another key is accepted and binds the new access token to it.
+    const again = await dpopPost(url, { grant_type: 'refresh_token', refresh_token: String(res.body.refresh_token) }, await dpopKey(), auth);
+    t.equal(again.status, 200, "a confidential client's refresh token is not bound to the key");
+  });
+
+  t.test("refresh token: a public client's, bound to its DPoP key, refreshed with a proof from another key", async (t) => {
+    // The engine binds refresh tokens to the DPoP key for public clients only.
+    const { client: spa } = await kh.clients.create({ type: 'authorization-code', name: 'SPA', redirectUris: [APP_REDIRECT] });
+    const key = await dpopKey();
+    const tokens = await dpopPost(url, { ...codeForm(await boundCode(key, spa.id)), client_id: spa.id }, key);
+    t.equal(tokens.status, 200, 'the code is redeemed');
+    t.equal(tokens.body.token_type, 'DPoP');
+    const form = { grant_type: 'refresh_token', refresh_token: String(tokens.body.refresh_token), client_id: spa.id };
+    const BOUND = 'the refresh token is bound to a DPoP key: send a DPoP proof signed with that key';
+    refused(t, await dpopPost(url, form, await dpopKey()), BOUND);
+    refused(t, await post(url, form), BOUND);
+    const refreshed = await dpopPost(url, form, key);
+    t.equal(refreshed.status, 200, 'with a proof from its key, it refreshes');
+    t.equal(refreshed.body.token_type, 'DPoP');
   });
 });
 

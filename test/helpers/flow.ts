@@ -143,19 +143,23 @@ export async function post(
 /** The redirect URL the test apps register. */
 export const APP_REDIRECT = 'https://app.example.com/callback';
 
-/** Signs `creds` in through `agent` (code flow with PKCE to APP_REDIRECT): the code and its verifier. */
+/**
+ * Signs `creds` in through `agent` (code flow with PKCE to APP_REDIRECT): the code and its verifier.
+ * `extra` adds authorization parameters (e.g. dpop_jkt).
+ */
 export async function signInForCode(
   agent: Agent,
   issuer: string,
   clientId: string,
   creds: { username: string; password: string },
   scope = 'openid',
+  extra: Record<string, string> = {},
 ): Promise<{ code: string; verifier: string }> {
   const { verifier, challenge } = pkce();
   const out = await authorize(
     agent,
     issuer,
-    { client_id: clientId, redirect_uri: APP_REDIRECT, response_type: 'code', scope, state: random(), code_challenge: challenge, code_challenge_method: 'S256' },
+    { client_id: clientId, redirect_uri: APP_REDIRECT, response_type: 'code', scope, state: random(), code_challenge: challenge, code_challenge_method: 'S256', ...extra },
     creds,
   );
   return { code: out.params.get('code')!, verifier };
