@@ -80,13 +80,13 @@ export const GRANT_ERRORS: readonly Row[] = [
     cause: 'code_dpop_missing',
     grantType: 'authorization_code',
     details: ['missing DPoP proof JWT'],
-    description: 'a DPoP proof is required: the authorization request named a key with dpop_jkt',
+    description: 'a DPoP proof is required (the authorization request named a key with dpop_jkt); the code is now used up: start a new authorization request',
   },
   {
     cause: 'code_dpop_mismatch',
     grantType: 'authorization_code',
     details: ['DPoP proof key thumbprint does not match dpop_jkt'],
-    description: 'the DPoP proof is not signed with the key named by dpop_jkt in the authorization request',
+    description: 'the DPoP proof is not signed with the key named by dpop_jkt in the authorization request; the code is now used up: start a new authorization request',
   },
 
   // Refresh token.

@@ -191,7 +191,7 @@ t.test('invalid_grant descriptions', async (t) => {
     const key = await dpopKey();
     const { code, verifier } = await boundCode(key);
     t.ok(code, 'a code for an authorization request with dpop_jkt');
-    refused(t, await exchange(code, verifier), 'a DPoP proof is required: the authorization request named a key with dpop_jkt');
+    refused(t, await exchange(code, verifier), 'a DPoP proof is required (the authorization request named a key with dpop_jkt); the code is now used up: start a new authorization request');
     // The engine checks the proof only after it used the code up: the corrected retry is told so.
     refused(t, await dpopPost(url, codeForm({ code, verifier }), key, auth), USED);
   });
@@ -199,7 +199,7 @@ t.test('invalid_grant descriptions', async (t) => {
   t.test('authorization code: bound by dpop_jkt, redeemed with a proof from another key', async (t) => {
     const key = await dpopKey();
     const bound = await boundCode(key);
-    refused(t, await dpopPost(url, codeForm(bound), await dpopKey(), auth), 'the DPoP proof is not signed with the key named by dpop_jkt in the authorization request');
+    refused(t, await dpopPost(url, codeForm(bound), await dpopKey(), auth), 'the DPoP proof is not signed with the key named by dpop_jkt in the authorization request; the code is now used up: start a new authorization request');
     refused(t, await dpopPost(url, codeForm(bound), key, auth), USED);
   });
 
