@@ -1,7 +1,7 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
-import { startTestApp } from '../helpers/app.ts';
+import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { adminToken } from '../helpers/admin.ts';
 import { openPage, signIn } from '../helpers/console.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
@@ -15,6 +15,33 @@ import { post } from '../helpers/flow.ts';
 
 const pane = (page: Page) => page.locator('#client-pane');
 const clientLink = (page: Page, id: string) => page.locator(`#clients-table a[data-client-id="${id}"]`);
+
+/** A Keyhold with one hybrid client, and an administrator signed in to the console in Chromium. */
+async function consoleWithClient(t: Test, name: string, screenshots: string) {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const { client } = await createClient(kh.clients, { name });
+  const { api } = await adminToken(kh);
+  const browser = await launchChromium(t);
+  const { page, problems, shot } = await openPage(t, browser, kh, screenshots);
+  await signIn(page, kh, admin.username, admin.password);
+  return { kh, admin, client, api, page, problems, shot };
+}
+
+/** Ends the console's session: its access token revoked, the sign-in session forgotten (the password is needed again). */
+async function endSession(t: Test, kh: TestApp, page: Page) {
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('keyhold.console.session') ?? '{}').accessToken as string);
+  t.equal((await post(`${kh.issuer}/token/revocation`, { token, client_id: 'keyhold-admin-console' })).status, 200, 'the token is revoked');
+  await page.context().clearCookies();
+}
+
+/** Signs in again from the sign-in page the console sent the browser to. */
+async function signInAgain(page: Page, admin: { username: string; password: string }) {
+  await page.waitForURL(/\/interaction\//);
+  await page.getByLabel('Username').fill(admin.username);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
 
 t.test('selecting a client always shows it: after Add then Cancel, after Add then its name, with Back and Forward', async (t) => {
   const kh = await startTestApp(t);
@@ -123,22 +150,12 @@ t.test('two tabs edit one client: the later save shows what changed meanwhile, a
 });
 
 t.test('the session ends while an edit is open: the form stays, and the save goes through after signing in again', async (t) => {
-  const kh = await startTestApp(t);
-  const admin = await createUser(kh.users, { roles: ['admin'] });
-  const { client } = await createClient(kh.clients, { name: 'Payroll' });
-  const { api } = await adminToken(kh);
-  const browser = await launchChromium(t);
-  const { page, problems, shot } = await openPage(t, browser, kh, 'session-ends');
-  await signIn(page, kh, admin.username, admin.password);
+  const { kh, admin, client, api, page, problems, shot } = await consoleWithClient(t, 'Payroll', 'session-ends');
   await page.goto(`${kh.origin}/admin/#/clients/${client.id}/edit`);
   await pane(page).getByLabel('Name', { exact: true }).fill('Payroll (after sign-in)');
   await pane(page).getByLabel('Allowed Logout Redirect URL(s)', { exact: true }).fill('https://app.example.com/bye');
 
-  // The access token is revoked and the sign-in session forgotten: the admin must type the password again.
-  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('keyhold.console.session') ?? '{}').accessToken as string);
-  t.equal((await post(`${kh.issuer}/token/revocation`, { token, client_id: 'keyhold-admin-console' })).status, 200, 'the token is revoked');
-  await page.context().clearCookies();
-
+  await endSession(t, kh, page);
   await pane(page).getByRole('button', { name: 'Save' }).click();
   const message = pane(page).locator('.form-message');
   await message.getByText('Your session has ended').waitFor();
@@ -147,10 +164,7 @@ t.test('the session ends while an edit is open: the form stays, and the save goe
   t.equal((await api('GET', `/clients/${client.id}`)).body.name, 'Payroll', 'nothing was saved yet');
 
   await message.getByRole('button', { name: 'Sign in again' }).click();
-  await page.waitForURL(/\/interaction\//);
-  await page.getByLabel('Username').fill(admin.username);
-  await page.getByLabel('Password').fill(admin.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInAgain(page, admin);
   await pane(page).getByRole('heading', { name: 'Payroll (after sign-in)', exact: true }).waitFor();
   const stored = (await api('GET', `/clients/${client.id}`)).body;
   t.equal(stored.name, 'Payroll (after sign-in)', 'the save resumed after signing in');
@@ -159,13 +173,7 @@ t.test('the session ends while an edit is open: the form stays, and the save goe
 });
 
 t.test('the session ends while the Add Secret window is open: it reopens with its input after a reload and after signing in, and the secret is added', async (t) => {
-  const kh = await startTestApp(t);
-  const admin = await createUser(kh.users, { roles: ['admin'] });
-  const { client } = await createClient(kh.clients, { name: 'Ledger' });
-  const { api } = await adminToken(kh);
-  const browser = await launchChromium(t);
-  const { page, problems, shot } = await openPage(t, browser, kh, 'secret-session-ends');
-  await signIn(page, kh, admin.username, admin.password);
+  const { kh, admin, client, api, page, problems, shot } = await consoleWithClient(t, 'Ledger', 'secret-session-ends');
   await page.goto(`${kh.origin}/admin/#/clients/${client.id}`);
   await pane(page).getByRole('button', { name: 'Add Secret' }).click();
   let dialog = page.getByRole('dialog', { name: 'Add Secret' });
@@ -180,19 +188,14 @@ t.test('the session ends while the Add Secret window is open: it reopens with it
   t.ok(await dialog.getByLabel('Never Expires').isChecked(), 'so is Never Expires');
   t.match(await dialog.locator('.form-message').textContent(), /Restored what you entered/, 'and the window says so');
 
-  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('keyhold.console.session') ?? '{}').accessToken as string);
-  t.equal((await post(`${kh.issuer}/token/revocation`, { token, client_id: 'keyhold-admin-console' })).status, 200, 'the token is revoked');
-  await page.context().clearCookies();
+  await endSession(t, kh, page);
   await dialog.getByRole('button', { name: 'Add', exact: true }).click();
   await dialog.getByText('Your session has ended').waitFor();
   await shot('secret-session-ended');
   t.equal((await api('GET', `/clients/${client.id}`)).body.secrets.length, 1, 'no secret added yet');
 
   await dialog.getByRole('button', { name: 'Sign in again' }).click();
-  await page.waitForURL(/\/interaction\//);
-  await page.getByLabel('Username').fill(admin.username);
-  await page.getByLabel('Password').fill(admin.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInAgain(page, admin);
   const added = page.getByRole('dialog', { name: 'Secret Successfully Added' });
   await added.waitFor();
   const secrets = (await api('GET', `/clients/${client.id}`)).body.secrets as Array<{ description?: string; expiresAt?: string | null }>;
