@@ -1,4 +1,4 @@
-import type { Client, ClientSecret, ClientType, SecretCheck } from './clients.ts';
+import type { Client, ClientSecret, ClientType, SecretCheck } from './client-types.ts';
 
 /** How clients and their secrets are read from their tables, and turned into plain objects. */
 
