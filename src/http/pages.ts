@@ -1,3 +1,4 @@
+import accepts from 'accepts';
 import type { FastifyInstance } from 'fastify';
 import { notFound, sendProblem } from '../errors.ts';
 import { chooseLocale } from '../pages/i18n.ts';
@@ -18,8 +19,8 @@ export function registerPages(app: FastifyInstance, { pages, issuer }: { pages: 
   });
 
   app.setNotFoundHandler(async (request, reply) => {
-    const accept = request.headers.accept ?? '';
-    if (request.method === 'GET' && /\btext\/html\b/.test(accept)) {
+    // Negotiated as the provider's own 404 is (Koa's accepts): HTML only when preferred to JSON.
+    if (request.method === 'GET' && accepts(request.raw).type(['json', 'html']) === 'html') {
       const locale = chooseLocale(undefined, request.headers['accept-language']);
       return reply
         .code(404)

@@ -6,8 +6,9 @@ import { chooseLocale } from '../pages/i18n.ts';
 import { escapeHtml, pagePolicy, providerLocale, type Pages } from '../pages/views.ts';
 
 /**
- * The provider answers no configuration option renders: the self-submitting form_post page (the
- * engine's own is unstyled English text without JavaScript), the answer to "No, stay signed in" on the
+ * The provider answers no configuration option renders: the self-submitting form_post pages (the
+ * engine's own is unstyled English text without JavaScript: returning a response to the app, and going
+ * on with a sign-out when nobody is signed in), the answer to "No, stay signed in" on the
  * sign-out page (the engine redirects to the app exactly as for "Yes", so neither the app nor the user
  * could tell), and a path it does not route (Koa's bare "Not Found"). Each is rewritten after the engine
  * has answered, from what it decided.
@@ -79,29 +80,53 @@ export function installPagePolish(provider: Provider, { pages, users, issuer }: 
       return;
     }
 
-    if ((oidc.route === 'authorization' || oidc.route === 'resume') && typeof ctx.body === 'string' && ctx.response.is('html')) {
-      const action = FORM.exec(ctx.body)?.[1];
-      const inputs = [...ctx.body.matchAll(INPUT)];
-      if (action === undefined || inputs.length === 0 || !ctx.body.includes('document.forms[0].submit()')) return;
-      const app = oidc.client?.clientName ?? new URL(action.replace(/&amp;/g, '&')).host;
+    const engineForm = typeof ctx.body === 'string' && ctx.response.is('html') ? parseEngineFormPost(ctx.body) : undefined;
+    if (!engineForm) return;
+    if (oidc.route === 'authorization' || oidc.route === 'resume') {
+      const app = oidc.client?.clientName ?? new URL(engineForm.action.replace(/&amp;/g, '&')).host;
       const locale = localeOf();
       const t = (key: string) => escapeHtml(pages.t(locale, key, { app }));
-      // The values stay exactly as the engine escaped them.
-      const hidden = inputs.map(([, name, value]) => `<input type="hidden" name="${name}" value="${value}">`).join('\n');
-      ctx.body = pages.page(
-        locale,
-        pages.t(locale, 'formpost.title', { app }),
-        `<h1>${t('formpost.title')}</h1>
-<p>${t('formpost.body')}</p>
-<form method="post" action="${action}">
-${hidden}
-<button type="submit" id="keyhold-continue" autofocus>${t('formpost.continue')}</button>
-</form>
-<script>${SUBMIT}</script>`,
-      );
+      ctx.body = pages.page(locale, pages.t(locale, 'formpost.title', { app }), continuePage(engineForm, `<h1>${t('formpost.title')}</h1>\n<p>${t('formpost.body')}</p>`, t('formpost.continue')));
       // The page's only script is this one: its hash replaces the engine's in the policy already set.
       const policy = ctx.response.get('content-security-policy');
       if (policy) ctx.set('content-security-policy', policy.replace(/script-src [^;]*/, `script-src ${SUBMIT_HASH}`));
+      return;
+    }
+    if (oidc.route === 'end_session') {
+      // Nobody is signed in to Keyhold (the session ended, or another tab signed out): the engine goes
+      // straight on to the confirmation with an unstyled page of its own. Say so, in the page's language,
+      // which the form carries on to the "Signed out" page.
+      const locale = localeOf();
+      const t = (key: string) => escapeHtml(pages.t(locale, key));
+      const form = { ...engineForm, inputs: [...engineForm.inputs, ['ui_locales', locale] as const] };
+      ctx.body = pages.page(
+        locale,
+        pages.t(locale, 'signout.signing_out'),
+        continuePage(form, `<h1>${t('signout.signing_out')}</h1>\n<p>${t('signout.not_signed_in')}</p>\n<noscript><p>${t('signout.continue_hint')}</p></noscript>`, t('signout.continue')),
+      );
+      const target = oidc.params?.['post_logout_redirect_uri'];
+      ctx.set('content-security-policy', pagePolicy(issuer, { scriptHashes: [SUBMIT_HASH], formTarget: typeof target === 'string' ? target : undefined }));
+      ctx.set('x-frame-options', 'DENY');
     }
   });
+}
+
+/** The engine's self-submitting form_post page, if `body` is one: its action and hidden inputs, as it escaped them. */
+function parseEngineFormPost(body: string): { action: string; inputs: ReadonlyArray<readonly [string, string]> } | undefined {
+  const action = FORM.exec(body)?.[1];
+  const inputs = [...body.matchAll(INPUT)].map(([, name, value]) => [name!, value!] as const);
+  if (action === undefined || inputs.length === 0 || !body.includes('document.forms[0].submit()')) return undefined;
+  return { action, inputs };
+}
+
+/** Keyhold's page body around the engine's form: `intro`, the form, a Continue button that the page's one script presses. */
+function continuePage(form: { action: string; inputs: ReadonlyArray<readonly [string, string]> }, intro: string, label: string): string {
+  // The values stay exactly as the engine escaped them (a value added here is a locale code).
+  const hidden = form.inputs.map(([name, value]) => `<input type="hidden" name="${name}" value="${value}">`).join('\n');
+  return `${intro}
+<form method="post" action="${form.action}">
+${hidden}
+<button type="submit" id="keyhold-continue" autofocus>${label}</button>
+</form>
+<script>${SUBMIT}</script>`;
 }

@@ -36,8 +36,9 @@ function acceptLanguageTags(header: string): string[] {
     .split(',')
     .map((part, index) => {
       const [tag = '', ...params] = part.trim().split(';');
-      const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-      const weight = q ? Number(q.slice(2)) : 1;
+      // The weight's name is case-insensitive (RFC 9110 §12.4.2): q=0.5 and Q=0.5 alike.
+      const q = params.map((p) => p.trim()).find((p) => /^q\s*=/i.test(p));
+      const weight = q ? Number(q.slice(q.indexOf('=') + 1).trim()) : 1;
       return { tag: tag.trim(), weight: Number.isFinite(weight) ? weight : 0, index };
     })
     .filter((entry) => entry.tag && entry.tag !== '*' && entry.weight > 0)

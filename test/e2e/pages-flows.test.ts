@@ -218,6 +218,40 @@ t.test('signing out from an app that sends an id_token_hint: no question, with o
   t.equal(new URL(still.url()).searchParams.get('state'), 'no-script');
 });
 
+t.test("signing out when nobody is signed in: Keyhold's page, in the language asked for, with or without JavaScript", async (t) => {
+  const kh = await startTestApp(t);
+  const rp = await startRp(t);
+  const { client } = await createClient(kh.clients, { name: 'Test app', redirectUris: [rp.callback], postLogoutRedirectUris: [rp.signedOut] });
+  const browser = await launchChromium(t);
+  const signOut = (page: Page, state: string) =>
+    page.goto(`${kh.issuer}/session/end?${new URLSearchParams({ client_id: client.id, post_logout_redirect_uri: rp.signedOut, state, ui_locales: 'fr' })}`);
+
+  const { page, problems } = await openPage(t, browser, kh, 'pages-sign-out-signed-out');
+  await signOut(page, 'scripted');
+  await page.waitForURL((url) => url.href.startsWith(rp.signedOut));
+  t.equal(new URL(page.url()).searchParams.get('state'), 'scripted', 'back at the app by itself');
+  t.same(problems, [], 'no script errors or CSP violations');
+
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  t.teardown(() => context.close());
+  const { page: still, shot } = await openPage(t, browser, kh, 'pages-sign-out-signed-out-no-script', { context });
+  const document = lastDocument(still);
+  await signOut(still, 'no-script');
+  await checkPage(t, still, document, { lang: 'fr', heading: msg('fr', 'signout.signing_out'), label: 'already-signed-out', shot, scriptsOff: true });
+  const text = await still.locator('main').innerText();
+  t.ok(text.includes(msg('fr', 'signout.not_signed_in')), 'says nobody is signed in');
+  t.ok(text.includes(msg('fr', 'signout.continue_hint')), 'and what to do');
+  await still.getByRole('button', { name: msg('fr', 'signout.continue') }).click();
+  await still.waitForURL((url) => url.href.startsWith(rp.signedOut));
+  t.equal(new URL(still.url()).searchParams.get('state'), 'no-script', 'back at the app');
+
+  // Without an address to go back to, the "Signed out" page speaks the language the request asked for.
+  await still.goto(`${kh.issuer}/session/end?ui_locales=fr`);
+  await still.getByRole('button', { name: msg('fr', 'signout.continue') }).click();
+  await still.getByRole('heading', { level: 1, name: msg('fr', 'signout.done.title') }).waitFor();
+  t.equal(await still.locator('html').getAttribute('lang'), 'fr', 'the "Signed out" page in French');
+});
+
 t.test('error pages show a way forward', async (t) => {
   const kh = await startTestApp(t);
   const rp = await startRp(t);

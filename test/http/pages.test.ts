@@ -46,6 +46,15 @@ t.test('the pages', async (t) => {
     t.match(await json.json(), { status: 404, title: 'Not found' });
     const posted = await fetch(`${kh.origin}/no/such/page`, { method: 'POST', headers: html });
     t.match(posted.headers.get('content-type'), /^application\/problem\+json/, 'only a GET gets the page');
+    // Weights count, here as at the provider's paths below: HTML only when it is preferred to JSON.
+    for (const path of ['/no/such/page', '/token/x']) {
+      for (const accept of ['application/json, text/html;q=0', 'text/html;q=0.1, application/json', 'TEXT/HTML;q=0, */*']) {
+        const answer = await fetch(`${kh.origin}${path}`, { headers: { accept } });
+        t.match(answer.headers.get('content-type'), /^application\/problem\+json/, `${path}, Accept: ${accept}: JSON`);
+      }
+      const preferred = await fetch(`${kh.origin}${path}`, { headers: { accept: 'application/json;q=0.5, text/html' } });
+      t.match(preferred.headers.get('content-type'), /^text\/html/, `${path}: HTML when preferred`);
+    }
     // Below an endpoint of the provider's (its own router answers these).
     for (const path of ['/token/x', '/session/end/nope', '/.well-known/nope']) {
       const providerPage = await fetch(`${kh.origin}${path}`, { headers: html });
@@ -70,6 +79,32 @@ t.test('the pages', async (t) => {
     const forged = await postSignIn(s.agent, s.action, { username, password, csrf: 'x'.repeat(43) });
     t.equal(forged.status, 403, 'a form that did not come from the page is refused');
     t.match(forged.html, new RegExp(`href="${s.pageUrl}">Back to the sign-in page</a>`), 'with the way back to the sign-in page');
+  });
+
+  t.test("the sign-in page shows the app's name exactly as registered, whatever it holds", async (t) => {
+    // `$&`, `$'` and `$1` mean something to String.replace; markup must stay text.
+    const name = "R$&D Pay$'roll $1 <b>&amp;</b>";
+    const { client: odd } = await createClient(kh.clients, { name });
+    const s = await openSignIn(kh, odd.id);
+    t.ok(s.page.includes(`<strong dir="auto">R$&amp;D Pay$&#39;roll $1 &lt;b&gt;&amp;amp;&lt;/b&gt;</strong>`), 'the name, escaped once, in the sentence');
+    t.notOk(s.page.includes('\u0000'), 'no placeholder left in the page');
+  });
+
+  t.test('a sign-in form refused before it is read (too large, another type) answers in the sign-in\'s language, with the way back', async (t) => {
+    const s = await openSignIn(kh, client.id, { ui_locales: 'fr' }, { 'accept-language': 'de' });
+    const cases: Array<[string, string, number]> = [
+      ['application/x-www-form-urlencoded', new URLSearchParams({ username, password: 'p'.repeat(70 * 1024), csrf: s.csrf }).toString(), 413],
+      ['application/octet-stream', `username=${username}`, 415],
+    ];
+    for (const [type, body, status] of cases) {
+      const answer = await s.agent.fetch(s.action, { method: 'POST', headers: { 'content-type': type, 'accept-language': 'de' }, body });
+      t.equal(answer.status, status, `${type}: ${status}`);
+      const page = await answer.text();
+      t.match(page, /<html lang="fr">/, `${type}: in the sign-in page's language, not the browser's`);
+      t.match(page, MESSAGES.fr['signin.refused.title']!);
+      t.ok(page.includes(`href="${s.pageUrl}">${MESSAGES.fr['signin.back_to_form']}</a>`), `${type}: with the way back to the sign-in page`);
+    }
+    t.equal((await postSignIn(s.agent, s.action, { username, password, csrf: s.csrf })).refused, false, 'the sign-in still works afterwards');
   });
 
   t.test('a failed sign-in is Post/Redirect/Get: the page saying so is a GET, shown once', async (t) => {

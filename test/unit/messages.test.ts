@@ -78,6 +78,9 @@ t.test('chooseLocale: ui_locales, then Accept-Language, else English', async (t)
   t.equal(chooseLocale(undefined, undefined), 'en');
   t.equal(chooseLocale(undefined, 'en;q=0.5, fr;q=0.8'), 'fr', 'weights order, not position');
   t.equal(chooseLocale(undefined, 'de;q=0.8, fr;q=0.8'), 'de', 'equal weights keep their order');
+  t.equal(chooseLocale(undefined, 'de;Q=0.1, fr;q=0.9'), 'fr', 'the weight\'s name is case-insensitive');
+  t.equal(chooseLocale(undefined, 'de;Q=0, fr;q=0.1'), 'fr', 'Q=0 means not acceptable too');
+  t.equal(chooseLocale(undefined, 'de; q = 0.1, fr; q=0.9'), 'fr', 'spaces around the weight');
   for (const uiLocales of [['fr'], 42, { fr: true }, null]) {
     t.equal(chooseLocale(uiLocales, 'de'), 'de', `ui_locales ${JSON.stringify(uiLocales)} is ignored`);
   }

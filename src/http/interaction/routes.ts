@@ -124,8 +124,8 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
 
   // A body Fastify refuses before a handler runs (too large, of another type, not parseable): a page, as
   // everything else here, never the API's problem+json.
-  app.setErrorHandler((err: FastifyError, request, reply) => {
-    const locale = localeOf(request);
+  app.setErrorHandler(async (err: FastifyError, request, reply) => {
+    let locale = localeOf(request);
     if (isDatabaseUnavailable(err)) {
       reportOutage(request.log, err);
       return html(reply.header('retry-after', String(RETRY_AFTER_SECONDS)), 503, pages.unavailable(locale));
@@ -135,7 +135,13 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       request.log.error({ err }, 'request failed');
       return message(reply, 500, locale, 'error.title', 'error.body');
     }
-    return message(reply, status, locale, 'signin.refused.title', 'signin.refused.body');
+    // A form of a sign-in still under way: its page's language, and the way back to it.
+    const uid = /^\/interaction\/([^/?]+)/.exec(request.url)?.[1];
+    const found = uid ? await provider.interactionDetails(request.raw, reply.raw).catch(() => undefined) : undefined;
+    const interaction = found?.uid === uid ? found : undefined;
+    if (interaction) locale = localeOf(request, interaction.params);
+    const back = interaction ? signInPage(interaction.uid, locale) : undefined;
+    return message(reply, status, locale, 'signin.refused.title', 'signin.refused.body', { back });
   });
 
   const signInPage = (uid: string, locale: Locale) => ({ href: `${origin}/interaction/${encodeURIComponent(uid)}`, label: t(locale, 'signin.back_to_form') });
@@ -149,7 +155,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
       locale,
       t(locale, 'signin.title'),
       `<h1>${escapeHtml(t(locale, 'signin.title'))}</h1>
-${clientName ? `<p class="muted">${escapeHtml(t(locale, 'signin.to_app', { app: '\u0000' })).replace('\u0000', `<strong dir="auto">${escapeHtml(clientName)}</strong>`)}</p>` : ''}
+${clientName ? `<p class="muted">${escapeHtml(t(locale, 'signin.to_app', { app: '\u0000' })).replace('\u0000', () => `<strong dir="auto">${escapeHtml(clientName)}</strong>`)}</p>` : ''}
 ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</p>` : ''}
 <form method="post" action="${origin}/interaction/${escapeHtml(uid)}/login" autocomplete="on">
   <input type="hidden" name="csrf" value="${escapeHtml(csrfFor(uid))}">
