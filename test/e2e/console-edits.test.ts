@@ -1,11 +1,10 @@
 import t, { type Test } from 'tap';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
-import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { startTestApp } from '../helpers/app.ts';
 import { adminToken } from '../helpers/admin.ts';
-import { openPage, signIn } from '../helpers/console.ts';
+import { endSession, openPage, signIn, signInAgain } from '../helpers/console.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
-import { post } from '../helpers/flow.ts';
 
 /**
  * The console never loses an edit: selecting always routes, a change made elsewhere meanwhile is shown
@@ -26,21 +25,6 @@ async function consoleWithClient(t: Test, name: string, screenshots: string) {
   const { page, problems, shot } = await openPage(t, browser, kh, screenshots);
   await signIn(page, kh, admin.username, admin.password);
   return { kh, admin, client, api, page, problems, shot };
-}
-
-/** Ends the console's session: its access token revoked, the sign-in session forgotten (the password is needed again). */
-async function endSession(t: Test, kh: TestApp, page: Page) {
-  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('keyhold.console.session') ?? '{}').accessToken as string);
-  t.equal((await post(`${kh.issuer}/token/revocation`, { token, client_id: 'keyhold-admin-console' })).status, 200, 'the token is revoked');
-  await page.context().clearCookies();
-}
-
-/** Signs in again from the sign-in page the console sent the browser to. */
-async function signInAgain(page: Page, admin: { username: string; password: string }) {
-  await page.waitForURL(/\/interaction\//);
-  await page.getByLabel('Username').fill(admin.username);
-  await page.getByLabel('Password').fill(admin.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
 t.test('selecting a client always shows it: after Add then Cancel, after Add then its name, with Back and Forward', async (t) => {
@@ -309,5 +293,149 @@ t.test('URL lists apply the API’s rules as items are added; the Add Secret win
   t.ok(await dialog.getByLabel('Never Expires').isChecked());
   await dialog.getByRole('button', { name: 'Add', exact: true }).click();
   await page.getByRole('dialog', { name: 'Client Successfully Created' }).waitFor();
+  t.same(problems, []);
+});
+
+t.test('Back closes an open window as Cancel would: a Delete confirmation deletes nothing, and the Add Secret window keeps its draft', async (t) => {
+  const { client, api, page, problems } = await consoleWithClient(t, 'Payroll', 'windows-and-back');
+  const title = pane(page).getByRole('heading', { name: 'Payroll', exact: true });
+  await clientLink(page, client.id).click();
+  await title.waitFor();
+  await pane(page).getByRole('button', { name: 'Delete Client' }).click();
+  await page.getByRole('dialog', { name: 'Delete client' }).waitFor();
+  await page.goBack();
+  await pane(page).waitFor({ state: 'hidden' });
+  t.equal(await page.locator('dialog[open]').count(), 0, 'Back closes the Delete confirmation');
+  t.equal(await page.evaluate(() => document.activeElement?.id), 'page-title', 'focus lands on the heading of the view Back shows');
+  t.equal((await api('GET', `/clients/${client.id}`)).status, 200, 'and the client still exists');
+
+  await page.goForward();
+  await title.waitFor();
+  await pane(page).getByRole('button', { name: 'Add Secret' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Add Secret' });
+  await dialog.getByLabel('Description').fill('Kept through Back');
+  await page.goBack();
+  await pane(page).waitFor({ state: 'hidden' });
+  t.equal(await page.locator('dialog[open]').count(), 0, 'Back closes the Add Secret window');
+  // Gone from the page (not only closed): its close handlers have run.
+  await page.locator('dialog').waitFor({ state: 'detached' });
+  t.match(await page.evaluate(() => sessionStorage.getItem('keyhold.console.drafts')), /Kept through Back/, 'and keeps its draft');
+  await page.goForward();
+  await dialog.waitFor();
+  t.equal(await dialog.getByLabel('Description').inputValue(), 'Kept through Back', 'Forward opens the window again as it was');
+  t.match(await dialog.locator('.form-message').textContent(), /Restored what you entered/, 'saying so');
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await page.locator('dialog').waitFor({ state: 'detached' });
+  t.equal(await page.evaluate(() => sessionStorage.getItem('keyhold.console.drafts')), '{}', 'Cancel still discards it');
+  t.equal((await api('GET', `/clients/${client.id}`)).body.secrets.length, 1, 'no secret was added');
+  t.same(problems, []);
+});
+
+t.test('Sign out discards the tab’s drafts; a session that merely ends keeps them', async (t) => {
+  const { kh, admin, page, problems } = await consoleWithClient(t, 'Payroll', 'drafts-and-sign-out');
+  await page.goto(`${kh.origin}/admin/#/clients/new?type=hybrid`);
+  const name = pane(page).getByLabel('Name', { exact: true });
+  await name.fill('Half-finished');
+
+  await endSession(t, kh, page);
+  await page.reload();
+  await signInAgain(page, admin);
+  await pane(page).getByRole('heading', { name: 'Add Hybrid Client' }).waitFor();
+  t.equal(await name.inputValue(), 'Half-finished', 'after the session ended, signing in again finds the draft');
+
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Signed out' }).waitFor();
+  t.equal(await page.evaluate(() => sessionStorage.getItem('keyhold.console.drafts')), null, 'signing out discards the drafts');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await signInAgain(page, admin);
+  await page.waitForURL(/\/admin\/#\/clients/);
+  await page.goto(`${kh.origin}/admin/#/clients/new?type=hybrid`);
+  await pane(page).getByRole('heading', { name: 'Add Hybrid Client' }).waitFor();
+  t.equal(await name.inputValue(), '', 'the next sign-in in this tab finds an empty form');
+  t.equal(await pane(page).locator('p.note').count(), 0, 'with nothing said restored');
+  t.same(problems, []);
+});
+
+t.test('an Add Client resumed after signing in again resumes once: refused, the next Add waits in the Add Secret window', async (t) => {
+  const { kh, admin, api, page, problems } = await consoleWithClient(t, 'Payroll', 'resume-once');
+  await page.getByRole('button', { name: 'Add Client' }).click();
+  const form = pane(page);
+  await form.getByLabel('Name', { exact: true }).fill('Mixed app');
+  const box = form.getByLabel('Allowed Redirect URL(s)', { exact: true });
+  await box.fill('https://localhost/callback');
+  await box.press('Enter');
+  await box.fill('com.example.app:/callback');
+  await box.press('Enter');
+  await form.getByRole('button', { name: 'Add', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Add Secret' });
+  await dialog.getByLabel('Description').fill('First try');
+  await endSession(t, kh, page);
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await dialog.getByRole('button', { name: 'Sign in again' }).click();
+  await signInAgain(page, admin);
+
+  const error = form.locator('[data-path="redirectUris"] .error');
+  await error.waitFor();
+  t.match(await error.textContent(), /cannot be combined/, 'the resumed save is refused by the server');
+  await form.getByRole('button', { name: 'Remove https://localhost/callback', exact: true }).click();
+  await form.getByRole('button', { name: 'Add', exact: true }).click();
+  await dialog.waitFor();
+  await dialog.getByLabel('Description').fill('Second try');
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByRole('dialog', { name: 'Client Successfully Created' }).waitFor();
+  const created = (await api('GET', '/clients?type=hybrid')).body.items.find((c: { name: string }) => c.name === 'Mixed app');
+  const secrets = (await api('GET', `/clients/${created.id}`)).body.secrets as Array<{ description?: string }>;
+  t.same(secrets.map((s) => s.description), ['Second try'], 'the window waited for the admin: the secret has what was typed after the refusal');
+  t.same(problems, []);
+});
+
+t.test('the clients list keeps its type and search in its URL: Back, Forward and a reload keep the filter', async (t) => {
+  const { kh, page, problems } = await consoleWithClient(t, 'Payroll', 'list-filter');
+  const { client: portal } = await createClient(kh.clients, { name: 'Portal' });
+  await page.reload();
+  const rows = page.locator('#clients-table a[data-client-id]');
+  const names = () => rows.allTextContents();
+  await page.getByLabel('Search clients').fill('Port');
+  await page.waitForURL(/#\/clients\?type=hybrid&q=Port$/);
+  await page.getByText('1 matching “Port”').waitFor();
+  t.same(await names(), ['Portal'], 'the search is in the URL, and filters the list');
+
+  await clientLink(page, portal.id).click();
+  await pane(page).getByRole('heading', { name: 'Portal', exact: true }).waitFor();
+  await page.goBack();
+  await pane(page).waitFor({ state: 'hidden' });
+  t.equal(await page.getByLabel('Search clients').inputValue(), 'Port', 'Back to the list keeps the search');
+  t.same(await names(), ['Portal']);
+
+  await page.reload();
+  await page.getByText('1 matching “Port”').waitFor();
+  t.equal(await page.getByLabel('Search clients').inputValue(), 'Port', 'so does a reload');
+  t.same(await names(), ['Portal']);
+
+  await page.getByLabel('Client Type').selectOption({ label: 'Client Credentials' });
+  await page.waitForURL(/#\/clients\?type=client-credentials&q=Port$/);
+  await page.getByText('No client matches your search.').waitFor();
+  await page.goBack();
+  await page.getByText('1 matching “Port”').waitFor();
+  t.equal(await page.getByLabel('Client Type').inputValue(), 'hybrid', 'Back returns to the type chosen before');
+  t.same(await names(), ['Portal']);
+  await page.goForward();
+  await page.getByText('No client matches your search.').waitFor();
+  t.equal(await page.getByLabel('Client Type').inputValue(), 'client-credentials', 'and Forward to the one chosen after');
+  t.same(problems, []);
+});
+
+t.test('the Edit draft of a client deleted meanwhile is dropped when its route finds the client gone', async (t) => {
+  const { kh, client, api, page, problems } = await consoleWithClient(t, 'Payroll', 'deleted-draft');
+  await page.goto(`${kh.origin}/admin/#/clients/${client.id}/edit`);
+  await pane(page).getByLabel('Name', { exact: true }).fill('Payroll (never saved)');
+  const drafts = () => page.evaluate(() => Object.keys(JSON.parse(sessionStorage.getItem('keyhold.console.drafts') ?? '{}')));
+  t.same(await drafts(), [`#/clients/${client.id}/edit`], 'the edit is a draft');
+
+  const { version } = (await api('GET', `/clients/${client.id}`)).body;
+  t.equal((await api('DELETE', `/clients/${client.id}`, undefined, { headers: { 'if-match': `"${version}"` } })).status, 204, 'deleted elsewhere');
+  await page.reload();
+  await pane(page).getByText('It no longer exists').waitFor();
+  t.same(await drafts(), [], 'its draft is dropped');
   t.same(problems, []);
 });

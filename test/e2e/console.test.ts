@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { AUDIT_EVENT_TYPES } from '../../src/audit.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import t from 'tap';
-import { openPage, signIn, unlabelled } from '../helpers/console.ts';
+import { endSession, openPage, signIn, signInAgain, unlabelled } from '../helpers/console.ts';
+import { adminToken } from '../helpers/admin.ts';
 
 const APP_CALLBACK = 'https://app.example.com/callback';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
@@ -440,4 +441,81 @@ t.test('the Users page: add, disable, reset a password', async (t) => {
   t.match(old.headers.get('location'), /\/interaction\/[^/]+$/, 'the old password is refused: back to the sign-in page');
   t.equal((await post('second password, long enough')).status, 303, 'the new password signs in');
   t.same(problems, [], 'no script errors or CSP violations');
+});
+
+t.test('Add User: a draft comes back saying so; when the session ends mid-save, signing in again adds the user, asking for the password again if one was typed', async (t) => {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const browser = await launchChromium(t);
+  const { page, problems, shot } = await openPage(t, browser, kh, 'add-user-resumes');
+  await signIn(page, kh, admin.username, admin.password);
+  const pane = page.locator('#user-pane');
+  const table = page.locator('#users-table');
+  await page.goto(`${kh.origin}/admin/#/users/new`);
+  await pane.getByLabel('Username', { exact: true }).fill('grace');
+  await pane.getByLabel('Name', { exact: true }).fill('Grace Hopper');
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Clients' }).click();
+  await page.getByRole('heading', { name: 'Clients', level: 1 }).waitFor();
+  await page.goBack();
+  await pane.getByRole('heading', { name: 'Add User' }).waitFor();
+  t.equal(await pane.getByLabel('Username', { exact: true }).inputValue(), 'grace', 'the draft is restored');
+  t.match(await pane.locator('p.note').textContent(), /Restored what you entered/, 'and the form says so');
+
+  // No password typed: after signing in again, the form completes the save by itself.
+  await endSession(t, kh, page);
+  await pane.getByRole('button', { name: 'Add', exact: true }).click();
+  const message = pane.locator('.form-message');
+  await message.getByText('Your session has ended').waitFor();
+  await shot('session-ended');
+  t.equal(await kh.users.findCredentials('grace'), undefined, 'nothing was added yet');
+  await message.getByRole('button', { name: 'Sign in again' }).click();
+  await signInAgain(page, admin);
+  await table.locator('tr[data-username="grace"]').waitFor();
+  t.equal((await kh.users.findCredentials('grace'))?.user.name, 'Grace Hopper', 'the save resumed after signing in');
+
+  // A password typed: it is never kept, so the form asks for it once more, with everything else back.
+  await page.getByRole('button', { name: 'Add User' }).click();
+  await pane.getByLabel('Username', { exact: true }).fill('ada');
+  await pane.getByLabel('Email', { exact: true }).fill('ada@example.com');
+  await pane.getByLabel('Password', { exact: true }).fill('typed before the session ended');
+  t.notMatch(await page.evaluate(() => sessionStorage.getItem('keyhold.console.drafts')), /typed before/, 'the password is not in the draft');
+  await endSession(t, kh, page);
+  await pane.getByRole('button', { name: 'Add', exact: true }).click();
+  await message.getByRole('button', { name: 'Sign in again' }).click();
+  await signInAgain(page, admin);
+  await message.getByText('enter it again').waitFor();
+  await shot('password-again');
+  t.equal(await pane.getByLabel('Email', { exact: true }).inputValue(), 'ada@example.com', 'the rest is back');
+  t.equal(await pane.getByLabel('Password', { exact: true }).inputValue(), '', 'the password is not');
+  t.equal(await page.evaluate(() => document.activeElement?.getAttribute('type')), 'password', 'and has focus');
+  t.equal(await kh.users.findCredentials('ada'), undefined, 'nothing was added without it');
+  await pane.getByLabel('Password', { exact: true }).fill('typed again after signing in');
+  await pane.getByRole('button', { name: 'Add', exact: true }).click();
+  await table.locator('tr[data-username="ada"]').waitFor();
+  t.equal((await kh.users.findCredentials('ada'))?.user.email, 'ada@example.com', 'then the user is added');
+  t.same(problems, []);
+});
+
+t.test('Users: a Delete refused because the user changed meanwhile says so, and focus goes to the message', async (t) => {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const victim = await createUser(kh.users, { username: 'victim' });
+  const { api } = await adminToken(kh);
+  const browser = await launchChromium(t);
+  const { page, problems } = await openPage(t, browser, kh, 'user-delete-refused');
+  await signIn(page, kh, admin.username, admin.password);
+  await page.goto(`${kh.origin}/admin/#/users`);
+  const row = page.locator('tr[data-username="victim"]');
+  await row.waitFor();
+  const { version } = (await api('GET', `/users/${victim.user.id}`)).body;
+  t.equal((await api('PATCH', `/users/${victim.user.id}`, { name: 'Changed elsewhere' }, { headers: { 'if-match': `"${version}"` } })).status, 200, 'changed elsewhere');
+
+  await row.getByRole('button', { name: 'Delete victim' }).click();
+  await page.getByRole('dialog', { name: 'Delete user' }).getByRole('button', { name: 'Delete' }).click();
+  await row.getByText('Changed elsewhere').waitFor();
+  const message = page.locator('#main > .form-message');
+  t.match(await message.textContent(), /Someone else changed this user/, 'the refusal is said');
+  t.equal(await page.evaluate(() => document.activeElement?.classList.contains('form-message')), true, 'and focus is on it, not on Add User');
+  t.ok(await kh.users.findCredentials('victim'), 'the user is still there');
+  t.same(problems, []);
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Test } from 'tap';
 import type { TestApp } from './app.ts';
+import { post } from './flow.ts';
 
 /** Screenshots of every step; test-artifacts/ is ignored by git. */
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'console');
@@ -47,6 +48,21 @@ export async function signIn(page: Page, kh: TestApp, username: string, password
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(/\/admin\/#\//);
+}
+
+/** Ends the console's session: its access token revoked, the sign-in session forgotten (the password is needed again). */
+export async function endSession(t: Test, kh: TestApp, page: Page) {
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('keyhold.console.session') ?? '{}').accessToken as string);
+  t.equal((await post(`${kh.issuer}/token/revocation`, { token, client_id: 'keyhold-admin-console' })).status, 200, 'the token is revoked');
+  await page.context().clearCookies();
+}
+
+/** Signs in again from the sign-in page the console sent the browser to. */
+export async function signInAgain(page: Page, admin: { username: string; password: string }) {
+  await page.waitForURL(/\/interaction\//);
+  await page.getByLabel('Username').fill(admin.username);
+  await page.getByLabel('Password').fill(admin.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
 }
 
 /** Visible form controls without an accessible name. */

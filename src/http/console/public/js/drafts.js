@@ -27,3 +27,8 @@ export function clearDraft(route) {
   delete drafts[route];
   sessionStorage.setItem(KEY, JSON.stringify(drafts));
 }
+
+/** Forgets every draft of this tab: an explicit sign-out, so the next administrator here finds none. */
+export function clearAllDrafts() {
+  sessionStorage.removeItem(KEY);
+}

@@ -4,6 +4,8 @@
 import { ApiError, createApi } from './api.js';
 import { focus, h } from './dom.js';
 import { createRouter } from './router.js';
+import { clearAllDrafts } from './drafts.js';
+import { closeWindows } from './controls/dialog.js';
 import { createSession, SIGNED_OUT_STATE, UserFacing } from './session.js';
 import { auditPage } from './pages/audit.js';
 import { clientsPage } from './pages/clients.js';
@@ -22,13 +24,19 @@ function renderMessage(title, message, actions = []) {
   focus(main.querySelector('h1'));
 }
 
+/** An explicit sign-out forgets this tab's drafts; a session that merely ends keeps them (to resume). */
+function signOut(session) {
+  clearAllDrafts();
+  session.signOut();
+}
+
 function showSignedIn(session) {
   const who = document.getElementById('who');
   who.replaceChildren('Signed in as ', h('span', { dir: 'auto' }, session.current.name ?? ''));
   who.hidden = false;
   const out = document.getElementById('sign-out');
   out.hidden = false;
-  out.addEventListener('click', () => session.signOut());
+  out.addEventListener('click', () => signOut(session));
 }
 
 /** Below 48rem the navigation folds behind a Menu button (console.css). */
@@ -82,7 +90,7 @@ async function start() {
     renderMessage(
       'You need the admin role',
       `You are signed in${session.current?.name ? ` as ${session.current.name}` : ''}, but this console is only for administrators. Ask an administrator to give your account the admin role, then sign in again.`,
-      [h('button', { type: 'button', text: 'Sign out', onclick: () => session.signOut() })],
+      [h('button', { type: 'button', text: 'Sign out', onclick: () => signOut(session) })],
     );
   if (!session.isAdmin()) return needsAdmin();
 
@@ -90,6 +98,8 @@ async function start() {
   const ctx = { config, session, api };
   let current;
   const router = createRouter(async (route) => {
+    // A window belongs to the view that opened it: it closes (as Cancel) before another view shows.
+    closeWindows();
     const name = PAGES[route.page] ? route.page : 'clients';
     for (const link of nav.querySelectorAll('a')) {
       if (link.getAttribute('href') === `#/${name}`) link.setAttribute('aria-current', 'page');

@@ -14,6 +14,17 @@ export function dialog(title, ...content) {
   return el;
 }
 
+/**
+ * Closes every open window as Cancel would (a question answers no), because the view changed: Back,
+ * Forward, a link. Each window's `navigating` is true from then on, so its owner can keep its draft.
+ */
+export function closeWindows() {
+  for (const el of document.querySelectorAll('dialog[open]')) {
+    el.navigating = true;
+    el.close();
+  }
+}
+
 /** Resolves true when the admin confirms. */
 export function confirmAction(title, message, action) {
   return new Promise((resolve) => {
@@ -56,7 +67,7 @@ function copyField(label, value, id) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), h('div', { class: 'copy-row' }, input, button));
 }
 
-/** Shows a new secret once (and, for a new client, its id); `onClose` runs when it closes. */
+/** Shows a new secret once (and, for a new client, its id); `onClose` runs when it closes, unless a route change closed it. */
 export function createdDialog({ title, clientId, secret, onClose }) {
   const parts = [];
   if (clientId) parts.push(copyField('Client Id', clientId, 'created-client-id'));
@@ -75,7 +86,7 @@ export function createdDialog({ title, clientId, secret, onClose }) {
   }
   const close = h('button', { type: 'button', text: 'Close', onclick: () => dlg.close() });
   const dlg = dialog(title, ...parts, h('div', { class: 'actions' }, close));
-  dlg.addEventListener('close', () => onClose?.());
+  dlg.addEventListener('close', () => dlg.navigating || onClose?.());
   dlg.showModal();
   (dlg.querySelector('.copy-row button') ?? close).focus();
   return dlg;

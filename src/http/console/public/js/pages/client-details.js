@@ -12,6 +12,12 @@ import { detailsHash, RESTORED, sessionEnded } from './client-edit.js';
 
 const clientPath = (id) => `/clients/${encodeURIComponent(id)}`;
 
+/** A client that is gone (deleted here or elsewhere) takes its Edit and Add Secret drafts with it. */
+export function forgetDrafts(id) {
+  clearDraft(`${detailsHash(id)}/edit`);
+  clearDraft(`${detailsHash(id)}/secrets/new`);
+}
+
 export async function showDetails(ctx, pane, id, { focusTitle = true, notice } = {}) {
   const client = await ctx.api.request('GET', clientPath(id));
   if (ctx.stale?.()) return;
@@ -54,6 +60,7 @@ export async function showDetails(ctx, pane, id, { focusTitle = true, notice } =
         }
         return refused(err);
       }
+      forgetDrafts(id);
       announce(`Client ${client.name} deleted`);
       await ctx.refreshList();
       ctx.router.replace('#/clients');
@@ -131,8 +138,9 @@ function secretsSection(ctx, pane, client, refused) {
         createdDialog({ title: 'Secret Successfully Added', secret, onClose: () => reload('#add-secret') });
       },
     });
-    // Closed (added, Cancel, Escape): the draft goes; left for the sign-in page: it stays.
-    dlg.addEventListener('close', () => leaving || clearDraft(route));
+    // Closed (added, Cancel, Escape): the draft goes; left for the sign-in page or closed by a route
+    // change (Back, a link): it stays, and coming back here opens the window again.
+    dlg.addEventListener('close', () => leaving || dlg.navigating || clearDraft(route));
     if (resume) {
       keep();
       dlg.querySelector('form').requestSubmit();

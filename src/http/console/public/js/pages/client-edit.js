@@ -37,6 +37,9 @@ export function showNew(ctx, pane, type) {
   const draft = loadDraft(route);
   const state = { values: draft?.values ?? defaults(), secret: draft?.secret ?? newSecretState() };
   const keep = (extra = {}) => saveDraft(route, { values: state.values, secret: state.secret, ...extra });
+  // A save interrupted by the end of the session resumes once, by itself, Add Secret window included;
+  // any later Add (after a refusal, say) is the admin's own and opens the window as usual.
+  let resuming = Boolean(draft?.resume);
 
   const done = (created) => {
     clearDraft(route);
@@ -107,10 +110,11 @@ export function showNew(ctx, pane, type) {
     },
   });
   fill(pane, h('h2', { id: 'pane-title', tabindex: '-1' }, `Add ${TYPE_LABELS[type]} Client`), draft && !draft.resume ? restoredNote() : null, form.form);
-  const resuming = Boolean(draft?.resume);
   if (resuming) {
     keep();
     form.submit();
+    // The submit handler has read it (synchronously): from here on, Add is the admin's own.
+    resuming = false;
   } else form.form.querySelector('input')?.focus();
 }
 

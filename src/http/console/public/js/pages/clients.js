@@ -2,11 +2,11 @@
 // form or the Edit form, each at its own route.
 
 import { CLIENT_TYPES } from '../rules/client-rules.js';
-import { SessionEnded } from '../api.js';
+import { ApiError, SessionEnded } from '../api.js';
 import { code, focus, formatDate, h } from '../dom.js';
 import { messageSlot, summary } from '../controls/field.js';
 import { detailsHash, showEdit, showNew } from './client-edit.js';
-import { showDetails } from './client-details.js';
+import { forgetDrafts, showDetails } from './client-details.js';
 import { TYPE_LABELS } from './client-form.js';
 
 const TYPE_KEY = 'keyhold.console.type';
@@ -19,7 +19,8 @@ export function clientsPage(ctx, main) {
 
   const typeSelect = h('select', { id: 'client-type' }, CLIENT_TYPES.map((type) => h('option', { value: type, selected: type === state.type }, TYPE_LABELS[type])));
   const search = h('input', { type: 'search', id: 'client-search', autocomplete: 'off', spellcheck: 'false', dir: 'auto', placeholder: 'Name or client id' });
-  const addButton = h('button', { type: 'button', id: 'add-client', text: 'Add Client', onclick: () => ctx.router.go(`#/clients/new?type=${encodeURIComponent(state.type)}`) });
+  // The type chosen last, even before its list route has run.
+  const addButton = h('button', { type: 'button', id: 'add-client', text: 'Add Client', onclick: () => ctx.router.go(`#/clients/new?type=${encodeURIComponent(typeSelect.value)}`) });
   const listTitle = h('h2', { id: 'clients-list-title' });
   const listBody = h('div', { class: 'list-body' });
   const count = h('p', { class: 'muted count' });
@@ -120,16 +121,38 @@ export function clientsPage(ctx, main) {
     },
   };
 
+  /** The list's own route, holding the filter: #/clients?type=…&q=… (Back and a reload keep it). */
+  const listHash = (type = state.type, q = state.q) => `#/clients?${new URLSearchParams({ type, ...(q ? { q } : {}) })}`;
+
+  /**
+   * Takes the filter from the list route's query; a bare #/clients (the navigation link, Cancel) keeps
+   * the filter as it is. Answers whether the list must load again.
+   */
+  const filterFrom = (query) => {
+    const type = query.get('type');
+    if (!type || !CLIENT_TYPES.includes(type)) return false;
+    const q = (query.get('q') ?? '').trim();
+    const changed = type !== state.type || q !== state.q;
+    state.type = type;
+    state.q = q;
+    typeSelect.value = type;
+    if (search.value.trim() !== q) search.value = q;
+    sessionStorage.setItem(TYPE_KEY, type);
+    return changed;
+  };
+
   typeSelect.addEventListener('change', () => {
-    // Another type's list: the pane (a client of the old type, or its Add form) closes first.
-    if (location.hash !== '#/clients') ctx.router.go('#/clients');
-    void setType(typeSelect.value);
+    // Another type's list, at its own route: the pane (a client of the old type, or its Add form) closes.
+    ctx.router.go(listHash(typeSelect.value));
   });
   let timer;
   search.addEventListener('input', () => {
     clearTimeout(timer);
     timer = setTimeout(() => {
       state.q = search.value.trim();
+      // On the list's route the search is kept in it, in place: one history entry per list, not per key.
+      const route = ctx.router.current;
+      if (route.page === 'clients' && !route.parts.length) history.replaceState(null, '', `/admin/${listHash()}`);
       void refreshList();
     }, 250);
   });
@@ -139,7 +162,8 @@ export function clientsPage(ctx, main) {
     const [id, action] = route.parts;
     const view = ++state.view;
     const viewCtx = { ...paneCtx, stale: () => view !== state.view };
-    if (!state.loaded) await refreshList();
+    const filtered = !id && filterFrom(route.query);
+    if (!state.loaded || filtered) await refreshList();
     if (viewCtx.stale()) return;
     state.selected = undefined;
     slot.clear();
@@ -160,6 +184,8 @@ export function clientsPage(ctx, main) {
       if (action === 'edit') return await showEdit(viewCtx, pane, id);
       await showDetails(viewCtx, pane, id);
     } catch (err) {
+      // It no longer exists: nothing typed for it can ever be saved.
+      if (err instanceof ApiError && err.status === 404 && id !== 'new') forgetDrafts(id);
       if (viewCtx.stale()) return;
       if (err instanceof SessionEnded) return ctx.session.signIn(route.hash);
       pane.replaceChildren(h('h2', { id: 'pane-title', tabindex: '-1' }, 'Client'), h('p', { class: 'alert' }, summary(err)));

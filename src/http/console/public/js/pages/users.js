@@ -1,14 +1,13 @@
-// Users: the list with its actions (unlock, disable or enable, reset a password, delete) and the Add
-// User form at #/users/new.
+// Users: the list with its actions (unlock, disable or enable, reset a password, delete), beside the
+// Add User form at #/users/new (user-add.js).
 
 import { ApiError, etagOf, SessionEnded } from '../api.js';
 import { busy, focus, h, userText } from '../dom.js';
 import { announce } from '../live.js';
-import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { confirmAction, dialog } from '../controls/dialog.js';
-import { clearErrors, field, messageSlot, showFieldError, showProblem, summary } from '../controls/field.js';
+import { clearErrors, field, messageSlot, showProblem, summary } from '../controls/field.js';
+import { showAddUser, USER_LABELS as LABELS } from './user-add.js';
 
-const LABELS = { username: 'Username', name: 'Name', email: 'Email', password: 'Password', roles: 'Roles' };
 const userPath = (user) => `/users/${encodeURIComponent(user.id)}`;
 
 export function usersPage(ctx, main) {
@@ -79,16 +78,19 @@ export function usersPage(ctx, main) {
     if (focusSelector) focus(listBody.querySelector(focusSelector));
   }
 
+  /** Resolves true when `work` succeeded; a refusal is shown in the page's message, which gets focus. */
   async function act(work, message, focusSelector) {
     slot.clear();
     try {
       await work();
     } catch (err) {
       refused(err);
-      return load();
+      await load();
+      return false;
     }
     announce(message);
     await load(focusSelector);
+    return true;
   }
 
   const toggle = (user) =>
@@ -98,8 +100,8 @@ export function usersPage(ctx, main) {
 
   const remove = async (user) => {
     if (!(await confirmAction('Delete user', `Delete ${user.username}? They can no longer sign in, and their tokens stop working.`, 'Delete'))) return;
-    await act(() => ctx.api.request('DELETE', userPath(user), { ifMatch: etagOf(user) }), `${user.username} deleted`);
-    focus(addButton);
+    // Deleted, its row is gone: focus goes to Add User. Refused, the message has it (refused above).
+    if (await act(() => ctx.api.request('DELETE', userPath(user), { ifMatch: etagOf(user) }), `${user.username} deleted`)) focus(addButton);
   };
 
   function resetPassword(user) {
@@ -126,64 +128,13 @@ export function usersPage(ctx, main) {
     password.fieldControl.focus();
   }
 
-  function showAdd() {
-    const route = '#/users/new';
-    const draft = loadDraft(route) ?? {};
-    const input = (name, attrs) => h('input', { type: 'text', autocomplete: 'off', value: draft[name] ?? '', ...attrs });
-    const fields = {
-      username: field({ path: 'username', label: LABELS.username, control: input('username', { required: true, autocapitalize: 'none', spellcheck: 'false', dir: 'auto' }) }),
-      name: field({ path: 'name', label: LABELS.name, control: input('name', { dir: 'auto' }) }),
-      email: field({ path: 'email', label: LABELS.email, control: input('email', { type: 'email', dir: 'auto' }) }),
-      // The password is never kept in a draft.
-      password: field({ path: 'password', label: LABELS.password, control: h('input', { type: 'password', autocomplete: 'new-password' }) }),
-      roles: field({ path: 'roles', label: 'Administrator (may use this console and the admin API)', control: h('input', { type: 'checkbox', checked: draft.admin }), check: true }),
-    };
-    const formSlot = messageSlot();
-    const save = h('button', { type: 'submit', text: 'Add' });
-    const form = h(
-      'form',
-      { novalidate: true },
-      formSlot.el,
-      Object.values(fields),
-      h('div', { class: 'actions' }, save, h('button', { type: 'button', class: 'secondary', text: 'Cancel', onclick: () => (clearDraft(route), ctx.router.go('#/users')) })),
-    );
-    const values = () => ({ username: fields.username.fieldControl.value.trim(), name: fields.name.fieldControl.value.trim(), email: fields.email.fieldControl.value.trim(), admin: fields.roles.fieldControl.checked });
-    form.addEventListener('input', () => saveDraft(route, values()));
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      clearErrors(form);
-      const v = values();
-      if (!v.username) {
-        showFieldError(fields.username, 'This is required.');
-        return fields.username.fieldControl.focus();
-      }
-      const body = { username: v.username, roles: v.admin ? [ctx.config.roles.admin] : [] };
-      if (v.name) body.name = v.name;
-      if (v.email) body.email = v.email;
-      if (fields.password.fieldControl.value) body.password = fields.password.fieldControl.value;
-      await busy(save, async () => {
-        try {
-          await ctx.api.request('POST', '/users', { body });
-        } catch (err) {
-          if (err instanceof ApiError && err.status === 409) {
-            // The only conflict a new user meets: the username is taken.
-            showFieldError(fields.username, summary(err));
-            return fields.username.fieldControl.focus();
-          }
-          return showProblem(form, formSlot, err, { labels: LABELS });
-        }
-        clearDraft(route);
-        announce(`User ${body.username} added`);
-        await load();
-        // Back to the list without routing again, so focus lands on the new user's row.
-        history.pushState(null, '', '/admin/#/users');
-        pane.hidden = true;
-        split.classList.remove('open');
-        focus(listBody.querySelector(`tr[data-username="${CSS.escape(body.username)}"] button`));
-      });
-    });
-    pane.replaceChildren(h('h2', { id: 'user-pane-title', tabindex: '-1' }, 'Add User'), form);
-    fields.username.fieldControl.focus();
+  async function added(username) {
+    await load();
+    // Back to the list without routing again, so focus lands on the new user's row.
+    history.pushState(null, '', '/admin/#/users');
+    pane.hidden = true;
+    split.classList.remove('open');
+    focus(listBody.querySelector(`tr[data-username="${CSS.escape(username)}"] button`));
   }
 
   async function show(route) {
@@ -191,7 +142,7 @@ export function usersPage(ctx, main) {
     const adding = route.parts[0] === 'new';
     pane.hidden = !adding;
     split.classList.toggle('open', adding);
-    if (adding) showAdd();
+    if (adding) showAddUser(ctx, pane, { onAdded: added, onCancel: () => ctx.router.go('#/users') });
     else focus(main.querySelector('h1'));
   }
 
