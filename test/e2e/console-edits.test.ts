@@ -328,6 +328,20 @@ t.test('Back closes an open window as Cancel would: a Delete confirmation delete
   await page.locator('dialog').waitFor({ state: 'detached' });
   t.equal(await page.evaluate(() => sessionStorage.getItem('keyhold.console.drafts')), '{}', 'Cancel still discards it');
   t.equal((await api('GET', `/clients/${client.id}`)).body.secrets.length, 1, 'no secret was added');
+
+  // A window showing a new secret is not closed by Back: the value is shown once only.
+  await pane(page).getByRole('button', { name: 'Add Secret' }).click();
+  await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+  const added = page.getByRole('dialog', { name: 'Secret Successfully Added' });
+  await added.waitFor();
+  await page.goBack();
+  await pane(page).waitFor({ state: 'hidden' });
+  t.ok(await added.isVisible(), 'Back leaves the new secret on screen');
+  t.ok(await added.getByRole('textbox', { name: 'Client Secret' }).inputValue(), 'with its value');
+  await added.getByRole('button', { name: 'Close' }).click();
+  await page.locator('dialog').waitFor({ state: 'detached' });
+  t.equal(new URL(page.url()).hash, '#/clients', 'Close leaves the view Back showed');
+  t.ok(await pane(page).isHidden(), 'without reopening the Details pane');
   t.same(problems, []);
 });
 

@@ -17,11 +17,12 @@ export function dialog(title, ...content) {
 /**
  * Closes every open window as Cancel would (a question answers no), because the view changed: Back,
  * Forward, a link. Each window's `navigating` is true from then on, so its owner can keep its draft.
+ * A window showing a new secret stays open (its value is shown once only); closing it later leads nowhere.
  */
 export function closeWindows() {
   for (const el of document.querySelectorAll('dialog[open]')) {
     el.navigating = true;
-    el.close();
+    if (!el.showsSecretOnce) el.close();
   }
 }
 
@@ -67,7 +68,7 @@ function copyField(label, value, id) {
   return h('div', { class: 'field' }, h('label', { for: id }, label), h('div', { class: 'copy-row' }, input, button));
 }
 
-/** Shows a new secret once (and, for a new client, its id); `onClose` runs when it closes, unless a route change closed it. */
+/** Shows a new secret once (and, for a new client, its id); `onClose` runs when it closes, unless the route changed meanwhile. */
 export function createdDialog({ title, clientId, secret, onClose }) {
   const parts = [];
   if (clientId) parts.push(copyField('Client Id', clientId, 'created-client-id'));
@@ -86,6 +87,7 @@ export function createdDialog({ title, clientId, secret, onClose }) {
   }
   const close = h('button', { type: 'button', text: 'Close', onclick: () => dlg.close() });
   const dlg = dialog(title, ...parts, h('div', { class: 'actions' }, close));
+  dlg.showsSecretOnce = Boolean(secret);
   dlg.addEventListener('close', () => dlg.navigating || onClose?.());
   dlg.showModal();
   (dlg.querySelector('.copy-row button') ?? close).focus();
