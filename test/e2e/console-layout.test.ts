@@ -1,6 +1,7 @@
 import type { Page } from 'playwright-core';
 import t from 'tap';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { apiFor, consoleToken } from '../helpers/admin.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { openPage, sideways, signIn } from '../helpers/console.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
@@ -12,6 +13,8 @@ const LONG_NAME = 'N'.repeat(100);
 const RTL_NAME = 'تطبيق الرواتب';
 const LONG_URL = `https://app.example.com/callback/${'segment'.repeat(25)}`;
 const WIDTHS = [320, 375, 768, 1280];
+const LONG_USERNAME = 'u'.repeat(64);
+const LONG_DESCRIPTION = 'D'.repeat(100);
 
 const browser = await launchChromium(t);
 
@@ -29,6 +32,18 @@ async function seed(kh: TestApp) {
 }
 
 const clientRows = (page: Page) => page.locator('#clients-table tbody tr');
+
+/** Cells wider than the box their table sits in, or reaching past it, one line each. */
+async function cellsOutside(page: Page, table: string): Promise<string[]> {
+  return page.$$eval(`${table} td`, (cells) => {
+    const table = cells[0]?.closest('table');
+    const box = table?.parentElement?.getBoundingClientRect();
+    if (!box) return ['no cells'];
+    return cells
+      .filter((c) => c.getBoundingClientRect().width > box.width + 0.5 || c.getBoundingClientRect().right > box.right + 0.5)
+      .map((c) => `${(c as HTMLElement).dataset.label ?? c.className} ${Math.round(c.getBoundingClientRect().width)} px wide, right ${Math.round(c.getBoundingClientRect().right)} > ${Math.round(box.right)}`);
+  });
+}
 
 t.test('no view scrolls sideways at 320, 375, 768 or 1280 px', async (t) => {
   const kh = await startTestApp(t);
@@ -82,6 +97,47 @@ t.test('no view scrolls sideways at 320, 375, 768 or 1280 px', async (t) => {
       const emptyLabels = await page.$$eval('#audit-table td[data-label]', (cells) => cells.filter((c) => !c.textContent && (c as HTMLElement).offsetParent).length);
       t.equal(emptyLabels, 0, 'a stacked event shows no label without a value');
     }
+    t.same(problems, [], 'no script errors or CSP violations');
+    await page.context().close();
+  }
+});
+
+t.test('long unbroken names, usernames and descriptions wrap in their cells at 1024, 1280 and 1600 px', async (t) => {
+  const kh = await startTestApp(t);
+  // The admin has the longest username allowed and makes every change, so the audit's By cells carry it.
+  const admin = await createUser(kh.users, { username: LONG_USERNAME, roles: ['admin'] });
+  const api = apiFor(kh, (await consoleToken(kh, admin.username, admin.password)).token);
+  const created = await api('POST', '/clients', { type: 'hybrid', name: LONG_NAME, redirectUris: [LONG_URL] });
+  t.equal(created.status, 201, 'a client with a 100-character unbroken name');
+  const clientId = created.body.client.id as string;
+  t.equal((await api('POST', `/clients/${clientId}/secrets`, { description: LONG_DESCRIPTION, neverExpires: true })).status, 201, 'a secret with a 100-character description');
+  const named = { username: `x${'y'.repeat(63)}`, name: LONG_NAME, email: `${'e'.repeat(60)}@example.com`, roles: [] };
+  t.equal((await api('POST', '/users', named)).status, 201, 'a user with a 100-character unbroken name (the event about it names its username)');
+
+  for (const width of [1024, 1280, 1600]) {
+    const { page, problems, shot } = await openPage(t, browser, kh, `long-text-${width}`, { width });
+    await signIn(page, kh, admin.username, admin.password);
+    const check = async (view: string, table: string) => {
+      t.same(await sideways(page), [], `${view} at ${width} px does not scroll sideways`);
+      t.same(await cellsOutside(page, table), [], `no cell of ${view} at ${width} px is wider than the table's box`);
+      await shot(view);
+    };
+
+    await page.goto(`${kh.origin}/admin/#/users`);
+    await page.locator(`#users-table tr[data-username="${LONG_USERNAME}"]`).waitFor();
+    await page.locator('#users-table td', { hasText: LONG_NAME }).waitFor();
+    await check('users', '#users-table');
+
+    await page.goto(`${kh.origin}/admin/#/clients/${clientId}`);
+    await page.locator('#secrets-table td', { hasText: LONG_DESCRIPTION }).waitFor();
+    await check('details-secrets', '#secrets-table');
+    await clientRows(page).first().waitFor();
+    t.same(await cellsOutside(page, '#clients-table'), [], `no cell of the clients list beside it at ${width} px is wider than the table's box`);
+
+    await page.goto(`${kh.origin}/admin/#/audit`);
+    await page.locator('#audit-table td', { hasText: LONG_NAME }).first().waitFor();
+    await page.locator('#audit-table td', { hasText: LONG_USERNAME }).first().waitFor();
+    await check('audit', '#audit-table');
     t.same(problems, [], 'no script errors or CSP violations');
     await page.context().close();
   }
