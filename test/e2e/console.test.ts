@@ -493,6 +493,21 @@ t.test('Add User: a draft comes back saying so; when the session ends mid-save, 
   await pane.getByRole('button', { name: 'Add', exact: true }).click();
   await table.locator('tr[data-username="ada"]').waitFor();
   t.equal((await kh.users.findCredentials('ada'))?.user.email, 'ada@example.com', 'then the user is added');
+
+  // Reset password when the session has ended: said in the window, with the way to sign in again.
+  await table.locator('tr[data-username="ada"]').getByRole('button', { name: 'Reset password ada' }).click();
+  const reset = page.getByRole('dialog', { name: 'Reset password' });
+  await reset.getByLabel('New password').fill('a reset that must wait');
+  const hashBefore = (await kh.users.findCredentials('ada'))?.passwordHash;
+  await endSession(t, kh, page);
+  await reset.getByRole('button', { name: 'Reset password' }).click();
+  await reset.getByText('Your session has ended').waitFor();
+  t.equal(await reset.getByLabel('New password').inputValue(), 'a reset that must wait', 'the window stays as it was');
+  await reset.getByRole('button', { name: 'Sign in again' }).click();
+  await signInAgain(page, admin);
+  await table.locator('tr[data-username="ada"]').waitFor();
+  t.equal((await kh.users.findCredentials('ada'))?.passwordHash, hashBefore, 'signed in again, back on the Users page, the password unchanged');
+  t.notMatch(await page.evaluate(() => JSON.stringify(sessionStorage)), /a reset that must wait/, 'the password was never kept');
   t.same(problems, []);
 });
 

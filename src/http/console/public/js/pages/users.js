@@ -117,7 +117,16 @@ export function usersPage(ctx, main) {
         try {
           await ctx.api.request('PATCH', userPath(user), { body: { password: password.fieldControl.value } });
         } catch (err) {
-          // The typed password stays in the box; an ended session is said here, not by leaving the page.
+          // A password is never kept for the round trip to the sign-in page: the admin types it again after.
+          if (err instanceof SessionEnded) {
+            dlgSlot.show(
+              'error',
+              h('p', {}, 'Your session has ended. Sign in again, then reset the password once more: passwords are never kept.'),
+              h('div', { class: 'actions' }, h('button', { type: 'button', text: 'Sign in again', onclick: () => ctx.session.signIn(location.hash) })),
+            );
+            return focus(dlgSlot.el);
+          }
+          // Any other refusal: the typed password stays in the box.
           return showProblem(form, dlgSlot, err, { labels: LABELS });
         }
         dlg.close();
