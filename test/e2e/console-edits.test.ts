@@ -3,7 +3,7 @@ import type { Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
 import { startTestApp } from '../helpers/app.ts';
 import { adminToken } from '../helpers/admin.ts';
-import { endSession, openPage, signIn, signInAgain } from '../helpers/console.ts';
+import { endSession, openPage, signedInConsole, signIn, signInAgain } from '../helpers/console.ts';
 import { createClient, createUser } from '../helpers/fixtures.ts';
 
 /**
@@ -17,14 +17,9 @@ const clientLink = (page: Page, id: string) => page.locator(`#clients-table a[da
 
 /** A Keyhold with one hybrid client, and an administrator signed in to the console in Chromium. */
 async function consoleWithClient(t: Test, name: string, screenshots: string) {
-  const kh = await startTestApp(t);
-  const admin = await createUser(kh.users, { roles: ['admin'] });
-  const { client } = await createClient(kh.clients, { name });
-  const { api } = await adminToken(kh);
-  const browser = await launchChromium(t);
-  const { page, problems, shot } = await openPage(t, browser, kh, screenshots);
-  await signIn(page, kh, admin.username, admin.password);
-  return { kh, admin, client, api, page, problems, shot };
+  const signedIn = await signedInConsole(t, screenshots, async (kh) => (await createClient(kh.clients, { name })).client);
+  const { api } = await adminToken(signedIn.kh);
+  return { ...signedIn, client: signedIn.prepared, api };
 }
 
 t.test('selecting a client always shows it: after Add then Cancel, after Add then its name, with Back and Forward', async (t) => {
@@ -174,7 +169,7 @@ t.test('the session ends while the Add Secret window is open: it reopens with it
 
   await endSession(t, kh, page);
   await dialog.getByRole('button', { name: 'Add', exact: true }).click();
-  await dialog.getByText('Your session has ended').waitFor();
+  await dialog.locator('.form-message').getByText('Your session has ended').waitFor();
   await shot('secret-session-ended');
   t.equal((await api('GET', `/clients/${client.id}`)).body.secrets.length, 1, 'no secret added yet');
 

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { AUDIT_EVENT_TYPES } from '../../src/audit.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import t from 'tap';
-import { endSession, openPage, signIn, signInAgain, unlabelled } from '../helpers/console.ts';
+import { endSession, openPage, signedInConsole, signIn, signInAgain, unlabelled } from '../helpers/console.ts';
 import { adminToken } from '../helpers/admin.ts';
 
 const APP_CALLBACK = 'https://app.example.com/callback';
@@ -267,11 +267,7 @@ t.test('the hybrid-client walk-through in a real browser', async (t) => {
 });
 
 t.test('the other client types: client credentials (with a secret) and authorization code (public)', async (t) => {
-  const kh = await startTestApp(t);
-  const admin = await createUser(kh.users, { roles: ['admin'] });
-  const browser = await launchChromium(t);
-  const { page, problems, shot } = await openPage(t, browser, kh, 'other-types');
-  await signIn(page, kh, admin.username, admin.password);
+  const { kh, page, problems, shot } = await signedInConsole(t, 'other-types');
   await page.waitForURL(`${kh.origin}/admin/#/clients`);
 
   await page.getByLabel('Client Type').selectOption({ label: 'Client Credentials' });
@@ -325,11 +321,7 @@ t.test('the other client types: client credentials (with a secret) and authoriza
 });
 
 t.test('the Users page: add, disable, reset a password', async (t) => {
-  const kh = await startTestApp(t);
-  const admin = await createUser(kh.users, { roles: ['admin'] });
-  const browser = await launchChromium(t);
-  const { page, problems, shot } = await openPage(t, browser, kh, 'users');
-  await signIn(page, kh, admin.username, admin.password);
+  const { kh, admin, page, problems, shot } = await signedInConsole(t, 'users');
   await page.waitForURL(`${kh.origin}/admin/#/clients`);
   await page.getByRole('link', { name: 'Users' }).click();
   const table = page.locator('#users-table');
@@ -444,11 +436,7 @@ t.test('the Users page: add, disable, reset a password', async (t) => {
 });
 
 t.test('Add User: a draft comes back saying so; when the session ends mid-save, signing in again adds the user, asking for the password again if one was typed', async (t) => {
-  const kh = await startTestApp(t);
-  const admin = await createUser(kh.users, { roles: ['admin'] });
-  const browser = await launchChromium(t);
-  const { page, problems, shot } = await openPage(t, browser, kh, 'add-user-resumes');
-  await signIn(page, kh, admin.username, admin.password);
+  const { kh, admin, page, problems, shot } = await signedInConsole(t, 'add-user-resumes');
   const pane = page.locator('#user-pane');
   const table = page.locator('#users-table');
   await page.goto(`${kh.origin}/admin/#/users/new`);
@@ -501,7 +489,7 @@ t.test('Add User: a draft comes back saying so; when the session ends mid-save, 
   const hashBefore = (await kh.users.findCredentials('ada'))?.passwordHash;
   await endSession(t, kh, page);
   await reset.getByRole('button', { name: 'Reset password' }).click();
-  await reset.getByText('Your session has ended').waitFor();
+  await reset.locator('.form-message').getByText('Your session has ended').waitFor();
   t.equal(await reset.getByLabel('New password').inputValue(), 'a reset that must wait', 'the window stays as it was');
   await reset.getByRole('button', { name: 'Sign in again' }).click();
   await signInAgain(page, admin);

@@ -1,14 +1,14 @@
 import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
-import t from 'tap';
+import type { Browser, Page } from 'playwright-core';
+import t, { type Test } from 'tap';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { openPage } from '../helpers/console.ts';
 import { basicAuth, createClient, createUser, PASSWORD } from '../helpers/fixtures.ts';
 import { pkce } from '../helpers/flow.ts';
-import { authorize, checkPage, lastDocument, msg, registerRp, startRp, type TestRp } from '../helpers/pages.ts';
+import { authorize, checkPage, lastDocument, msg, registerRp, startRp, type Lang, type TestRp } from '../helpers/pages.ts';
 
 /** What the pages do, in Chromium: the sign-in form, sign-out, the ways forward from errors, the brand, form_post. */
 
@@ -23,6 +23,40 @@ async function signIn(page: Page, kh: TestApp, clientId: string, rp: TestRp, use
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForURL(atApp(rp));
+}
+
+/**
+ * A sign-out that asks nothing: with JavaScript the page goes on to the app by itself; without, it is
+ * Keyhold's page in `lang` (with what it is `saying`), and one Continue goes on. Resolves with the page
+ * without JavaScript.
+ */
+async function signsOutWithoutAsking(
+  t: Test,
+  browser: Browser,
+  kh: TestApp,
+  rp: TestRp,
+  { name, lang, signOut, saying }: { name: string; lang: Lang; signOut: (page: Page, state: string) => Promise<unknown>; saying?: string },
+) {
+  const { page, problems } = await openPage(t, browser, kh, name);
+  await signOut(page, 'scripted');
+  await page.waitForURL((url) => url.href.startsWith(rp.signedOut));
+  t.equal(new URL(page.url()).searchParams.get('state'), 'scripted', 'signed out and back at the app by itself');
+  t.same(problems, [], 'no script errors or CSP violations (the script is the one the policy allows)');
+
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  t.teardown(() => context.close());
+  const { page: still, shot } = await openPage(t, browser, kh, `${name}-no-script`, { context });
+  const document = lastDocument(still);
+  await signOut(still, 'no-script');
+  await checkPage(t, still, document, { lang, heading: msg(lang, 'signout.signing_out'), label: name, shot, scriptsOff: true });
+  // In <noscript> (which Playwright's text locators skip): shown by a browser that runs no script.
+  const text = await still.locator('main').innerText();
+  t.ok(text.includes(msg(lang, 'signout.continue_hint')), 'says what to do');
+  if (saying) t.ok(text.includes(msg(lang, saying)), `says ${saying}`);
+  await still.getByRole('button', { name: msg(lang, 'signout.continue') }).click();
+  await still.waitForURL((url) => url.href.startsWith(rp.signedOut));
+  t.equal(new URL(still.url()).searchParams.get('state'), 'no-script', 'back at the app');
+  return still;
 }
 
 t.test('the sign-in form', async (t) => {
@@ -199,23 +233,7 @@ t.test('signing out from an app that sends an id_token_hint: no question, with o
   const signOut = (page: Page, hint: string, state: string) =>
     page.goto(`${kh.issuer}/session/end?${new URLSearchParams({ id_token_hint: hint, post_logout_redirect_uri: rp.signedOut, state })}`);
 
-  const { page, problems } = await openPage(t, browser, kh, 'pages-hinted-sign-out');
-  await signOut(page, await idToken(page), 'scripted');
-  await page.waitForURL((url) => url.href.startsWith(rp.signedOut));
-  t.equal(new URL(page.url()).searchParams.get('state'), 'scripted', 'signed out and back at the app by itself');
-  t.same(problems, [], 'no script errors or CSP violations (the script is the one the policy allows)');
-
-  const context = await browser.newContext({ javaScriptEnabled: false });
-  t.teardown(() => context.close());
-  const { page: still, shot } = await openPage(t, browser, kh, 'pages-hinted-sign-out-no-script', { context });
-  const document = lastDocument(still);
-  await signOut(still, await idToken(still), 'no-script');
-  await checkPage(t, still, document, { lang: 'en', heading: en('signout.signing_out'), label: 'signing-out', shot, scriptsOff: true });
-  // In <noscript> (which Playwright's text locators skip): shown by a browser that runs no script.
-  t.ok((await still.locator('main').innerText()).includes(en('signout.continue_hint')), 'says what to do');
-  await still.getByRole('button', { name: en('signout.continue') }).click();
-  await still.waitForURL((url) => url.href.startsWith(rp.signedOut));
-  t.equal(new URL(still.url()).searchParams.get('state'), 'no-script');
+  await signsOutWithoutAsking(t, browser, kh, rp, { name: 'pages-hinted-sign-out', lang: 'en', signOut: async (page, state) => signOut(page, await idToken(page), state) });
 });
 
 t.test("signing out when nobody is signed in: Keyhold's page, in the language asked for, with or without JavaScript", async (t) => {
@@ -226,24 +244,7 @@ t.test("signing out when nobody is signed in: Keyhold's page, in the language as
   const signOut = (page: Page, state: string) =>
     page.goto(`${kh.issuer}/session/end?${new URLSearchParams({ client_id: client.id, post_logout_redirect_uri: rp.signedOut, state, ui_locales: 'fr' })}`);
 
-  const { page, problems } = await openPage(t, browser, kh, 'pages-sign-out-signed-out');
-  await signOut(page, 'scripted');
-  await page.waitForURL((url) => url.href.startsWith(rp.signedOut));
-  t.equal(new URL(page.url()).searchParams.get('state'), 'scripted', 'back at the app by itself');
-  t.same(problems, [], 'no script errors or CSP violations');
-
-  const context = await browser.newContext({ javaScriptEnabled: false });
-  t.teardown(() => context.close());
-  const { page: still, shot } = await openPage(t, browser, kh, 'pages-sign-out-signed-out-no-script', { context });
-  const document = lastDocument(still);
-  await signOut(still, 'no-script');
-  await checkPage(t, still, document, { lang: 'fr', heading: msg('fr', 'signout.signing_out'), label: 'already-signed-out', shot, scriptsOff: true });
-  const text = await still.locator('main').innerText();
-  t.ok(text.includes(msg('fr', 'signout.not_signed_in')), 'says nobody is signed in');
-  t.ok(text.includes(msg('fr', 'signout.continue_hint')), 'and what to do');
-  await still.getByRole('button', { name: msg('fr', 'signout.continue') }).click();
-  await still.waitForURL((url) => url.href.startsWith(rp.signedOut));
-  t.equal(new URL(still.url()).searchParams.get('state'), 'no-script', 'back at the app');
+  const still = await signsOutWithoutAsking(t, browser, kh, rp, { name: 'pages-sign-out-signed-out', lang: 'fr', signOut, saying: 'signout.not_signed_in' });
 
   // Without an address to go back to, the "Signed out" page speaks the language the request asked for.
   await still.goto(`${kh.issuer}/session/end?ui_locales=fr`);

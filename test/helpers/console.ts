@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Test } from 'tap';
-import type { TestApp } from './app.ts';
+import { startTestApp, type TestApp } from './app.ts';
+import { launchChromium } from './browser.ts';
+import { createUser } from './fixtures.ts';
 import { post } from './flow.ts';
 
 /** Screenshots of every step; test-artifacts/ is ignored by git. */
@@ -102,4 +104,18 @@ export async function sideways(page: Page): Promise<string[]> {
       .slice(0, 5)
       .map((el) => `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${el.className} right=${Math.round(el.getBoundingClientRect().right)} > ${width}`);
   });
+}
+
+/**
+ * A fresh Keyhold, and an administrator signed in to its console in Chromium (screenshots under
+ * `screenshots`); `prepare` stores what the console should find as it opens.
+ */
+export async function signedInConsole<T = undefined>(t: Test, screenshots: string, prepare?: (kh: TestApp) => Promise<T>) {
+  const kh = await startTestApp(t);
+  const admin = await createUser(kh.users, { roles: ['admin'] });
+  const prepared = (await prepare?.(kh)) as T;
+  const browser = await launchChromium(t);
+  const { page, problems, shot } = await openPage(t, browser, kh, screenshots);
+  await signIn(page, kh, admin.username, admin.password);
+  return { kh, admin, prepared, browser, page, problems, shot };
 }
