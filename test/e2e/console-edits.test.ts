@@ -434,7 +434,7 @@ t.test('the clients list keeps its type and search in its URL: Back, Forward and
   t.same(problems, []);
 });
 
-t.test('the Edit draft of a client deleted meanwhile is dropped when its route finds the client gone', async (t) => {
+t.test('the Edit draft of a client deleted meanwhile is dropped when its route or a Save finds the client gone', async (t) => {
   const { kh, client, api, page, problems } = await consoleWithClient(t, 'Payroll', 'deleted-draft');
   await page.goto(`${kh.origin}/admin/#/clients/${client.id}/edit`);
   await pane(page).getByLabel('Name', { exact: true }).fill('Payroll (never saved)');
@@ -446,5 +446,17 @@ t.test('the Edit draft of a client deleted meanwhile is dropped when its route f
   await page.reload();
   await pane(page).getByText('It no longer exists').waitFor();
   t.same(await drafts(), [], 'its draft is dropped');
+
+  // Deleted while the form is open: Save says so, and drops the draft at once.
+  const { client: other } = await createClient(kh.clients, { name: 'Ledger' });
+  await page.goto(`${kh.origin}/admin/#/clients/${other.id}/edit`);
+  await pane(page).getByLabel('Name', { exact: true }).fill('Ledger (never saved)');
+  t.same(await drafts(), [`#/clients/${other.id}/edit`], 'the second edit is a draft');
+  const { version: otherVersion } = (await api('GET', `/clients/${other.id}`)).body;
+  t.equal((await api('DELETE', `/clients/${other.id}`, undefined, { headers: { 'if-match': `"${otherVersion}"` } })).status, 204, 'deleted while its form is open');
+  await pane(page).getByRole('button', { name: 'Save' }).click();
+  await pane(page).locator('.form-message').getByText('It no longer exists').waitFor();
+  t.same(await drafts(), [], 'Save drops the draft of a client that is gone');
+  t.equal(await pane(page).getByLabel('Name', { exact: true }).inputValue(), 'Ledger (never saved)', 'the form stays on screen to read');
   t.same(problems, []);
 });

@@ -8,15 +8,9 @@ import { messageSlot, summary } from '../controls/field.js';
 import { newSecretState, secretDialog } from '../controls/secret-dialog.js';
 import { clearDraft, loadDraft, saveDraft } from '../drafts.js';
 import { FIELD_LABELS, hasField, hasSecrets, TYPE_LABELS } from './client-form.js';
-import { detailsHash, RESTORED, sessionEnded } from './client-edit.js';
+import { detailsHash, forgetDrafts, RESTORED, sessionEnded } from './client-edit.js';
 
 const clientPath = (id) => `/clients/${encodeURIComponent(id)}`;
-
-/** A client that is gone (deleted here or elsewhere) takes its Edit and Add Secret drafts with it. */
-export function forgetDrafts(id) {
-  clearDraft(`${detailsHash(id)}/edit`);
-  clearDraft(`${detailsHash(id)}/secrets/new`);
-}
 
 export async function showDetails(ctx, pane, id, { focusTitle = true, notice } = {}) {
   const client = await ctx.api.request('GET', clientPath(id));

@@ -15,6 +15,12 @@ import { bodyOf, changesOf, clientForm, defaults, FIELD_LABELS, hasField, hasSec
 const clientPath = (id) => `/clients/${encodeURIComponent(id)}`;
 export const detailsHash = (id) => `#/clients/${encodeURIComponent(id)}`;
 
+/** A client that is gone (deleted here or elsewhere) takes its Edit and Add Secret drafts with it. */
+export function forgetDrafts(id) {
+  clearDraft(`${detailsHash(id)}/edit`);
+  clearDraft(`${detailsHash(id)}/secrets/new`);
+}
+
 /**
  * Tells the admin the session ended and offers to sign in again, back to `route`; the draft (with
  * `resume`) is saved first. `onLeave` hears the departure.
@@ -148,6 +154,8 @@ export async function showEdit(ctx, pane, id) {
         return sessionEnded(ctx, form.slot, route);
       }
       if (err instanceof ApiError && err.status === 412 && err.problem.current) return conflict(err.problem.current, current, changes);
+      // Deleted meanwhile: nothing typed here can be saved any more (the form stays on screen to read).
+      if (err instanceof ApiError && err.status === 404) forgetDrafts(id);
       return showProblem(form.form, form.slot, err, { labels: FIELD_LABELS });
     }
     clearDraft(route);

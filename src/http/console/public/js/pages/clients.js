@@ -5,8 +5,8 @@ import { CLIENT_TYPES } from '../rules/client-rules.js';
 import { ApiError, SessionEnded } from '../api.js';
 import { code, focus, formatDate, h } from '../dom.js';
 import { messageSlot, summary } from '../controls/field.js';
-import { detailsHash, showEdit, showNew } from './client-edit.js';
-import { forgetDrafts, showDetails } from './client-details.js';
+import { detailsHash, forgetDrafts, showEdit, showNew } from './client-edit.js';
+import { showDetails } from './client-details.js';
 import { TYPE_LABELS } from './client-form.js';
 
 const TYPE_KEY = 'keyhold.console.type';
