@@ -1,10 +1,12 @@
-import { createHash } from 'node:crypto';
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { Logger } from '../logger.ts';
 import type { UsersRepo } from '../repos/users.ts';
 import { chooseLocale, type Locale } from '../pages/i18n.ts';
-import { appHome, escapeHtml, pagePolicy, providerLocale, type Back, type Pages } from '../pages/views.ts';
+import { appHome, escapeHtml, pagePolicy, pressOnLoad, providerLocale, type Back, type Pages } from '../pages/views.ts';
+
+/** The sign-out page that asks nothing submits itself (with one Continue when JavaScript is off). */
+const SIGN_OUT = pressOnLoad('keyhold-logout');
 
 /**
  * The pages oidc-provider asks its configuration for: the sign-out question, the page after a sign-out,
@@ -65,9 +67,7 @@ export function createPageSources({ pages, users, issuer, logger, interactionUrl
     // signed in to: sign out without asking (as Keycloak and Hydra do). Otherwise, ask.
     if (hintMatchesSession(ctx)) {
       // The engine's form is used as it is; the button that submits it lives outside it (form=...).
-      const script = "document.addEventListener('DOMContentLoaded', function () { document.getElementById('keyhold-logout').click(); });";
-      const hash = createHash('sha256').update(script).digest('base64');
-      ctx.set('content-security-policy', pagePolicy(issuer, { scriptHashes: [`'sha256-${hash}'`], formTarget: target }));
+      ctx.set('content-security-policy', pagePolicy(issuer, { scriptHashes: [SIGN_OUT.hash], formTarget: target }));
       ctx.body = pages.page(
         locale,
         pages.t(locale, 'signout.signing_out'),
@@ -75,7 +75,7 @@ export function createPageSources({ pages, users, issuer, logger, interactionUrl
 ${form}
 <noscript><p>${t('signout.continue_hint')}</p></noscript>
 <button type="submit" form="op.logoutForm" name="logout" value="yes" id="keyhold-logout">${t('signout.continue')}</button>
-<script>${script}</script>`,
+<script>${SIGN_OUT.script}</script>`,
       );
       return;
     }

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { UsersRepo } from '../repos/users.ts';
 import { chooseLocale } from '../pages/i18n.ts';
-import { escapeHtml, pagePolicy, providerLocale, type Pages } from '../pages/views.ts';
+import { escapeHtml, pagePolicy, pressOnLoad, providerLocale, type Pages } from '../pages/views.ts';
 
 /**
  * The provider answers no configuration option renders: the self-submitting form_post pages (the
@@ -21,8 +20,7 @@ const SIGNED_IN_MARKER = 'keyhold_signed_in=; Path=/interaction/; Max-Age=0; Htt
 const FORM = /<form method="post" action="([^"]*)">/;
 const INPUT = /<input type="hidden" name="([^"]*)" value="([^"]*)"\/>/g;
 
-const SUBMIT = "document.addEventListener('DOMContentLoaded', function () { document.getElementById('keyhold-continue').click(); });";
-const SUBMIT_HASH = `'sha256-${createHash('sha256').update(SUBMIT).digest('base64')}'`;
+const SUBMIT = pressOnLoad('keyhold-continue');
 
 export function installPagePolish(provider: Provider, { pages, users, issuer }: { pages: Pages; users: Pick<UsersRepo, 'findById'>; issuer: string }): void {
   provider.use(async (ctx, next) => {
@@ -89,7 +87,7 @@ export function installPagePolish(provider: Provider, { pages, users, issuer }: 
       ctx.body = pages.page(locale, pages.t(locale, 'formpost.title', { app }), continuePage(engineForm, `<h1>${t('formpost.title')}</h1>\n<p>${t('formpost.body')}</p>`, t('formpost.continue')));
       // The page's only script is this one: its hash replaces the engine's in the policy already set.
       const policy = ctx.response.get('content-security-policy');
-      if (policy) ctx.set('content-security-policy', policy.replace(/script-src [^;]*/, `script-src ${SUBMIT_HASH}`));
+      if (policy) ctx.set('content-security-policy', policy.replace(/script-src [^;]*/, `script-src ${SUBMIT.hash}`));
       return;
     }
     if (oidc.route === 'end_session') {
@@ -105,7 +103,7 @@ export function installPagePolish(provider: Provider, { pages, users, issuer }: 
         continuePage(form, `<h1>${t('signout.signing_out')}</h1>\n<p>${t('signout.not_signed_in')}</p>\n<noscript><p>${t('signout.continue_hint')}</p></noscript>`, t('signout.continue')),
       );
       const target = oidc.params?.['post_logout_redirect_uri'];
-      ctx.set('content-security-policy', pagePolicy(issuer, { scriptHashes: [SUBMIT_HASH], formTarget: typeof target === 'string' ? target : undefined }));
+      ctx.set('content-security-policy', pagePolicy(issuer, { scriptHashes: [SUBMIT.hash], formTarget: typeof target === 'string' ? target : undefined }));
       ctx.set('x-frame-options', 'DENY');
     }
   });
@@ -128,5 +126,5 @@ function continuePage(form: { action: string; inputs: ReadonlyArray<readonly [st
 ${hidden}
 <button type="submit" id="keyhold-continue" autofocus>${label}</button>
 </form>
-<script>${SUBMIT}</script>`;
+<script>${SUBMIT.script}</script>`;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Brand } from './brand.ts';
 import { chooseLocale, translate, type Locale, type Params } from './i18n.ts';
 
@@ -36,6 +37,15 @@ export function pagePolicy(issuer: string, options: { scriptHashes?: readonly st
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join('; ');
+}
+
+/**
+ * A page's one script, and its CSP hash: once the page has loaded, it presses the button `id` (a page
+ * that goes on by itself, or with that one button when JavaScript is off).
+ */
+export function pressOnLoad(id: string): { script: string; hash: string } {
+  const script = `document.addEventListener('DOMContentLoaded', function () { document.getElementById('${id}').click(); });`;
+  return { script, hash: `'sha256-${createHash('sha256').update(script).digest('base64')}'` };
 }
 
 export function escapeHtml(value: unknown): string {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { conflict, notFound, preconditionFailed, type FieldProblem } from '../errors.ts';
+import { conflict, notFound, preconditionFailed } from '../errors.ts';
 import { mixProblems } from '../redirect-uris.ts';
 import {
   CLIENT_TYPES,
@@ -11,105 +11,28 @@ import {
   type ClientType,
 } from '../repos/clients.ts';
 import type { ProviderModelsRepo } from '../repos/provider-models.ts';
-import { CLIENT_ROLES } from '../roles.ts';
-import { FIELDS_BY_TYPE, LIMITS, TYPES_WITH_SECRETS, URL_LISTS, urlListItemProblem, type UrlListField } from '../rules/client-rules.js';
+import { FIELDS_BY_TYPE } from '../rules/client-rules.js';
 import type { AuditEventType, AuditTarget, AuditTrail } from '../audit.ts';
 import { changedFields, type AuditContext } from './audit-context.ts';
+import { clientInput, hasSecrets, type ClientField } from './client-input.ts';
 import { newSecret, secretInputSchema, type SecretInput } from './secret-input.ts';
 import { describeIfMatch, ifMatches, type Precondition } from './preconditions.ts';
 import {
-  check,
-  fieldProblems,
   invalid,
   isPlainObject,
   likeLiteral,
-  noDuplicates,
   page,
   pageQuery,
   parseOrThrow,
-  rule,
   searchQuery,
-  text,
   type Page,
 } from './validation.ts';
 
 /**
- * Clients and their secrets, with every rule of the admin API (docs/clients.md); the rules of the fields
- * themselves are in rules/client-rules.js, which the admin console applies too.
+ * Clients and their secrets, with every rule of the admin API (docs/clients.md); what a client's fields
+ * may hold is in client-input.ts.
  * The admin API routes and the CLI both go through here, so they accept, refuse and answer alike.
  */
-
-/** A URL list's rules (URL_LISTS): its items' own, how many it holds, and no item twice. */
-function uriList(field: UrlListField) {
-  const { min, max } = URL_LISTS[field];
-  return z
-    .array(z.string().superRefine((value, ctx) => {
-      // An empty list: the item's own rule alone (duplicates and the count are the list's, below).
-      const problem = urlListItemProblem(field, value, []);
-      if (problem) {
-        const { code, message, ...more } = problem;
-        ctx.addIssue({ code: 'custom', ...rule(code as FieldProblem['code'], message, more) });
-      }
-    }))
-    .min(min, min === 1 ? 'must list at least one URL' : `must list at least ${min} URLs`)
-    .max(max, `must list at most ${max} URLs`)
-    .superRefine((values, ctx) => {
-      values.forEach((value, i) => {
-        const problem = urlListItemProblem(field, value, values.slice(0, i));
-        if (problem?.code === 'duplicate') ctx.addIssue({ code: 'custom', path: [i], ...rule('duplicate', problem.message) });
-      });
-    });
-}
-
-const { min: MIN_LIFETIME, max: MAX_LIFETIME } = LIMITS.accessTokenLifetime;
-const lifetimeRule = `must be a whole number of seconds from ${MIN_LIFETIME} to ${MAX_LIFETIME}`;
-const fields = {
-  name: text(1, LIMITS.name.max),
-  enabled: z.boolean(),
-  redirectUris: uriList('redirectUris'),
-  postLogoutRedirectUris: uriList('postLogoutRedirectUris'),
-  allowRefreshToken: z.boolean(),
-  accessTokenLifetime: z
-    .int({ error: lifetimeRule })
-    .refine((n) => n >= MIN_LIFETIME && n <= MAX_LIFETIME, rule('out-of-range', lifetimeRule, { minimum: MIN_LIFETIME, maximum: MAX_LIFETIME })),
-  allowedCorsOrigins: uriList('allowedCorsOrigins'),
-  roles: z
-    .array(z.enum(CLIENT_ROLES, { error: `must be one of ${CLIENT_ROLES.map((r) => `"${r}"`).join(', ')}` }))
-    .superRefine(noDuplicates()),
-};
-type FieldName = keyof typeof fields;
-
-export { TYPES_WITH_SECRETS };
-const hasSecrets = (type: ClientType) => TYPES_WITH_SECRETS.includes(type);
-const SERVER_SET = ['id', 'createdAt', 'updatedAt', 'secrets', 'version'];
-
-
-export function schemaFor(type: ClientType, mode: 'create' | 'update') {
-  const shape: Record<string, z.ZodType> = {};
-  for (const name of FIELDS_BY_TYPE[type]) {
-    const required = mode === 'create' && (name === 'name' || name === 'redirectUris');
-    shape[name] = required ? fields[name] : fields[name].optional();
-  }
-  if (mode === 'create') {
-    shape.type = z.literal(type);
-    if (hasSecrets(type)) shape.secret = secretInputSchema.optional();
-  }
-  return z.strictObject(shape);
-}
-
-/** Problems with keys that are known but do not belong here: set by the server, fixed, or of another type. */
-function misplacedKeys(body: Record<string, unknown>, type: ClientType, mode: 'create' | 'update'): { problems: FieldProblem[]; rest: Record<string, unknown> } {
-  const problems: FieldProblem[] = [];
-  const rest: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(body)) {
-    if (SERVER_SET.includes(key)) problems.push({ path: key, code: 'read-only', message: 'is set by the server and cannot be written' });
-    else if (key === 'type' && mode === 'update') problems.push({ path: key, code: 'fixed', message: 'is fixed at creation' });
-    else if (key === 'secret' && mode === 'create' && !hasSecrets(type)) problems.push({ path: key, code: 'not-applicable', message: `${type} clients are public: they hold no secrets` });
-    else if (Object.hasOwn(fields, key) && !FIELDS_BY_TYPE[type].includes(key as FieldName)) problems.push({ path: key, code: 'not-applicable', message: `does not apply to ${type} clients` });
-    else rest[key] = value;
-  }
-  return { problems, rest };
-}
 
 export interface SecretView {
   id: string;
@@ -154,7 +77,7 @@ function serializeSecret(secret: ClientSecret): SecretView {
 
 /** A client as the API shows it: only the fields of its type, secrets without values or hashes. */
 function serializeClient(client: Client, secrets: ClientSecret[]): ClientView {
-  const has = (field: FieldName) => FIELDS_BY_TYPE[client.type].includes(field);
+  const has = (field: ClientField) => FIELDS_BY_TYPE[client.type].includes(field);
   return {
     id: client.id,
     type: client.type,
@@ -212,10 +135,9 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
     return client;
   }
 
-  async function view(id: string): Promise<ClientView> {
-    const client = await existing(id);
-    return serializeClient(client, hasSecrets(client.type) ? await clients.listSecrets(id) : []);
-  }
+  /** The client as the API shows it, with its secrets read when its type has them. */
+  const withSecrets = async (client: Client): Promise<ClientView> => serializeClient(client, hasSecrets(client.type) ? await clients.listSecrets(client.id) : []);
+  const view = async (id: string) => withSecrets(await existing(id));
 
   /** The 412 for a change whose If-Match the client no longer meets, with the client as it is now (read once the refused change's transaction ended). */
   async function stale(id: string, { ifMatch }: Precondition) {
@@ -232,11 +154,7 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
         throw invalid([type === undefined ? { path: 'type', code: 'required', message } : { path: 'type', code: 'invalid-value', message, allowed: [...CLIENT_TYPES] }]);
       }
       const clientType = type as ClientType;
-      const { problems, rest } = misplacedKeys(body, clientType, 'create');
-      const parsed = check(schemaFor(clientType, 'create'), rest);
-      if (!parsed.success) problems.push(...fieldProblems(parsed.error));
-      if (problems.length) throw invalid(problems);
-      const input = parsed.data as Record<string, unknown>;
+      const input = clientInput(body, clientType, 'create');
       const redirectUris = (input.redirectUris as string[] | undefined) ?? [];
       const postLogoutRedirectUris = (input.postLogoutRedirectUris as string[] | undefined) ?? [];
       const mix = mixProblems(redirectUris, postLogoutRedirectUris);
@@ -293,11 +211,7 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
     async update(id: string, body: unknown, by: AuditContext, precondition: Precondition = {}): Promise<ClientView> {
       const client = await existing(id);
       if (!isPlainObject(body)) throw invalid([{ path: '', code: 'not-an-object', message: 'the body must be a JSON object' }]);
-      const { problems, rest } = misplacedKeys(body, client.type, 'update');
-      const parsed = check(schemaFor(client.type, 'update'), rest);
-      if (!parsed.success) problems.push(...fieldProblems(parsed.error));
-      if (problems.length) throw invalid(problems);
-      const changes = parsed.data as Record<string, unknown>;
+      const changes = clientInput(body, client.type, 'update');
       const mix = mixProblems(
         (changes.redirectUris as string[] | undefined) ?? client.redirectUris,
         (changes.postLogoutRedirectUris as string[] | undefined) ?? client.postLogoutRedirectUris,
@@ -312,7 +226,7 @@ export function createClientsService({ clients, models, audit }: ClientsServiceD
         return after;
       });
       if (!updated) throw await stale(id, precondition);
-      return serializeClient(updated, hasSecrets(updated.type) ? await clients.listSecrets(id) : []);
+      return withSecrets(updated);
     },
 
     /** Deletes a client; every token, code and grant issued to it goes with it, in the same transaction. With `ifMatch`, as update. */

@@ -3,7 +3,8 @@ import { AUDIT_EVENT_TYPES } from '../../audit.ts';
 import { FIELD_PROBLEM_CODES } from '../../errors.ts';
 import { CLIENT_TYPES, type ClientType } from '../../repos/clients.ts';
 import { CLIENT_ROLES, USER_ROLES } from '../../roles.ts';
-import { schemaFor, TYPES_WITH_SECRETS } from '../../services/clients.ts';
+import { TYPES_WITH_SECRETS } from '../../rules/client-rules.js';
+import { schemaFor } from '../../services/client-input.ts';
 import { secretInputSchema } from '../../services/secret-input.ts';
 import { createSchema as userCreateSchema, updateSchema as userUpdateSchema } from '../../services/users.ts';
 

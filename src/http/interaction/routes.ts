@@ -1,4 +1,3 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
@@ -13,6 +12,7 @@ import type { RateLimiter } from '../../security/rate-limits.ts';
 import { chooseLocale, type Locale } from '../../pages/i18n.ts';
 import { appHome, escapeHtml, pagePolicy, type Back, type Pages } from '../../pages/views.ts';
 import { isDatabaseUnavailable, reportOutage, RETRY_AFTER_SECONDS } from '../../db/unavailable.ts';
+import { signedCookies } from './signed-cookies.ts';
 
 export interface InteractionDeps {
   provider: Provider;
@@ -77,31 +77,7 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
   const origin = new URL(provider.issuer).origin;
   const secure = origin.startsWith('https:');
 
-  const mac = (purpose: string, value: string) => createHmac('sha256', deps.csrfKey).update(`${purpose}:${value}`).digest('base64url');
-  const same = (a: string, b: string) => {
-    const [x, y] = [Buffer.from(a), Buffer.from(b)];
-    return x.length === y.length && timingSafeEqual(x, y);
-  };
-  const csrfFor = (uid: string) => mac('interaction', uid);
-  const csrfValid = (uid: string, token: string) => same(csrfFor(uid), token);
-
-  /** A signed cookie value (JSON, then its MAC), and back; undefined when absent, altered or malformed. */
-  const seal = (name: string, value: object) => {
-    const json = Buffer.from(JSON.stringify(value)).toString('base64url');
-    return `${json}.${mac(name, json)}`;
-  };
-  function unseal<T>(request: FastifyRequest, name: string): T | undefined {
-    const raw = request.headers.cookie?.split(';').map((c) => c.trim()).find((c) => c.startsWith(`${name}=`))?.slice(name.length + 1);
-    const [json, sig] = raw?.split('.') ?? [];
-    if (!json || !sig || !same(mac(name, json), sig)) return undefined;
-    try {
-      return JSON.parse(Buffer.from(json, 'base64url').toString('utf8')) as T;
-    } catch {
-      return undefined;
-    }
-  }
-  const cookie = (name: string, value: string, maxAge: number) =>
-    `${name}=${value}; Path=${COOKIE_PATH}; Max-Age=${maxAge}; HttpOnly; SameSite=Lax${secure ? '; Secure' : ''}`;
+  const { csrfFor, csrfValid, cookie, seal, unseal } = signedCookies(deps.csrfKey, { path: COOKIE_PATH, secure });
 
   const localeOf = (request: FastifyRequest, params?: Record<string, unknown>) => chooseLocale(params?.['ui_locales'], request.headers['accept-language']);
 
@@ -140,11 +116,13 @@ export async function interactionRoutes(app: FastifyInstance, deps: InteractionD
     const found = uid ? await provider.interactionDetails(request.raw, reply.raw).catch(() => undefined) : undefined;
     const interaction = found?.uid === uid ? found : undefined;
     if (interaction) locale = localeOf(request, interaction.params);
-    const back = interaction ? signInPage(interaction.uid, locale) : undefined;
-    return message(reply, status, locale, 'signin.refused.title', 'signin.refused.body', { back });
+    return formRefused(reply, status, locale, interaction?.uid);
   });
 
   const signInPage = (uid: string, locale: Locale) => ({ href: `${origin}/interaction/${encodeURIComponent(uid)}`, label: t(locale, 'signin.back_to_form') });
+  /** "The sign-in form was not accepted", with the way back to the sign-in page when the sign-in is known. */
+  const formRefused = (reply: FastifyReply, status: number, locale: Locale, uid: string | undefined) =>
+    message(reply, status, locale, 'signin.refused.title', 'signin.refused.body', { back: uid ? signInPage(uid, locale) : undefined });
 
   const loginPage = (locale: Locale, uid: string, clientName: string | undefined, options: { username?: string; error?: boolean; locked?: boolean } = {}) => {
     const error = options.error ? `${t(locale, 'signin.wrong')}${options.locked ? ` ${t(locale, 'signin.try_later')}` : ''}` : '';
@@ -232,7 +210,7 @@ ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</
     const locale = localeOf(request, interaction.params);
     const parsed = loginForm.safeParse(request.body);
     if (!parsed.success || !csrfValid(interaction.uid, parsed.data.csrf)) {
-      return message(reply, 403, locale, 'signin.refused.title', 'signin.refused.body', { back: signInPage(interaction.uid, locale) });
+      return formRefused(reply, 403, locale, interaction.uid);
     }
     if (interaction.prompt.name !== 'login') return finish(request, reply, { consent: {} });
     if (deps.signinPerMinute > 0) {
@@ -306,7 +284,7 @@ ${error ? `<p class="error" role="alert" id="login-error">${escapeHtml(error)}</
     const csrf = (request.body as { csrf?: unknown } | undefined)?.csrf;
     if (typeof csrf !== 'string' || !csrfValid(interaction.uid, csrf)) {
       const locale = localeOf(request, interaction.params);
-      return message(reply, 403, locale, 'signin.refused.title', 'signin.refused.body', { back: signInPage(interaction.uid, locale) });
+      return formRefused(reply, 403, locale, interaction.uid);
     }
     return finish(request, reply, { error: 'access_denied', error_description: 'the user cancelled the sign-in' });
   });
